@@ -1,0 +1,197 @@
+// The one place that reads the environment: every option is parsed and validated here once, at start-up,
+// and the rest of the code receives a typed Config. An invalid value stops start-up naming the variable.
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
+  .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+
+/** Every environment variable the product reads. Each `.describe()` is the documentation the README repeats. */
+export const environmentSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development').describe('Runtime mode.'),
+  HOST: z
+    .string()
+    .min(1)
+    .default('127.0.0.1')
+    .describe('Interface the API listens on (0.0.0.0 in containers).'),
+  PORT: port.default(4000).describe('HTTP port of the API (GraphQL, WebSocket, protocol routes).'),
+  PUBLIC_URL: z
+    .url()
+    .optional()
+    .describe(
+      'Base URL users and IdPs reach the API at; links in mails use it. Default http://localhost:PORT.',
+    ),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional()
+    .describe(
+      'PostgreSQL connection URL. When unset, an embedded PostgreSQL is started with data under EMBEDDED_PG_DIR.',
+    ),
+  EMBEDDED_PG_DIR: z.string().default('.data/pg').describe('Data folder of the embedded PostgreSQL.'),
+  EMBEDDED_PG_PORT: port.default(0).describe('Port of the embedded PostgreSQL (0 picks a free one).'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// URL')
+    .optional()
+    .describe('Optional Redis, for state shared between instances when configured.'),
+  SMTP_HOST: z.string().default('127.0.0.1').describe('SMTP server for outbound mail.'),
+  SMTP_PORT: port
+    .default(1025)
+    .describe('SMTP port (the bundled mail simulator listens on 1025 by default).'),
+  SMTP_SECURE: bool.default(false).describe('Use implicit TLS to the SMTP server.'),
+  SMTP_USER: z.string().optional().describe('SMTP user name, if the server wants authentication.'),
+  SMTP_PASSWORD: z.string().optional().describe('SMTP password.'),
+  MAIL_FROM: z.string().default('Console Identity <identity@localhost>').describe('Sender of every mail.'),
+  MAIL_RETRY_BASE_SECONDS: positiveInt
+    .default(5)
+    .describe('First retry delay of a mail the SMTP server refused; doubles each time.'),
+  MAIL_RETRY_MAX_SECONDS: positiveInt.default(900).describe('Upper bound of the mail retry delay.'),
+  DNS_SERVERS: z
+    .string()
+    .default('127.0.0.1:5353')
+    .describe(
+      'Comma-separated DNS servers (host:port) for domain verification; the DNS simulator by default.',
+    ),
+  BRAND: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{1,30}$/, 'lower-case letters, digits and dashes')
+    .default('anthropic')
+    .describe('Brand word in the TXT record name and value.'),
+  GROUP_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,30}$/, 'ASCII letters, digits, dot, dash and underscore')
+    .default('anthropic-')
+    .describe('Prefix of IdP group names that map to organization roles.'),
+  SESSION_TTL_SECONDS: positiveInt.default(14 * 24 * 3600).describe('Lifetime of a session.'),
+  SESSION_COOKIE_NAME: z.string().default('ci_session').describe('Name of the session cookie.'),
+  COOKIE_SECURE: bool.optional().describe('Mark cookies Secure. Default: true when PUBLIC_URL is https.'),
+  LOGIN_CODE_TTL_SECONDS: positiveInt.default(600).describe('Lifetime of an e-mailed sign-in code.'),
+  LOGIN_CODE_MAX_ATTEMPTS: positiveInt
+    .default(5)
+    .describe('Wrong guesses after which a sign-in code is void.'),
+  LOGIN_CODE_MAX_PER_WINDOW: positiveInt
+    .default(5)
+    .describe('Sign-in codes one e-mail address may request per window.'),
+  LOGIN_CODE_WINDOW_SECONDS: positiveInt.default(900).describe('Window of the sign-in code rate limit.'),
+  INVITATION_TTL_SECONDS: positiveInt.default(7 * 24 * 3600).describe('Lifetime of an invitation link.'),
+  JOB_POLL_SECONDS: z.coerce
+    .number()
+    .min(0.5)
+    .default(2)
+    .describe('How often background workers look for work.'),
+  SIMULATORS: bool
+    .default(true)
+    .describe('`npm start` also starts the mail and DNS simulators (and points SMTP and DNS at them).'),
+  MAIL_SIM_SMTP_PORT: port.default(1025).describe('SMTP port of the bundled mail simulator.'),
+  MAIL_SIM_HTTP_PORT: port.default(8025).describe('HTTP (inbox API) port of the bundled mail simulator.'),
+  DNS_SIM_PORT: port.default(5353).describe('UDP and TCP port of the bundled DNS simulator.'),
+  DNS_SIM_HTTP_PORT: port.default(8053).describe('HTTP (records API) port of the bundled DNS simulator.'),
+  GRAPHQL_INTROSPECTION: bool
+    .optional()
+    .describe('Allow schema introspection. Default: on outside production.'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('Log level.'),
+});
+
+export type Environment = z.infer<typeof environmentSchema>;
+
+export interface Config {
+  env: Environment['NODE_ENV'];
+  host: string;
+  port: number;
+  publicUrl: string;
+  databaseUrl?: string;
+  embeddedPostgres: { dir: string; port: number };
+  redisUrl?: string;
+  smtp: { host: string; port: number; secure: boolean; user?: string; password?: string };
+  mail: { from: string; retryBaseSeconds: number; retryMaxSeconds: number };
+  dnsServers: string[];
+  brand: string;
+  groupPrefix: string;
+  session: { ttlSeconds: number; cookieName: string; cookieSecure: boolean };
+  loginCode: { ttlSeconds: number; maxAttempts: number; maxPerWindow: number; windowSeconds: number };
+  invitationTtlSeconds: number;
+  jobPollSeconds: number;
+  simulators: {
+    enabled: boolean;
+    smtpPort: number;
+    mailHttpPort: number;
+    dnsPort: number;
+    dnsHttpPort: number;
+  };
+  graphqlIntrospection: boolean;
+  logLevel: Environment['LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`Invalid configuration:\n${issues.map((i) => `  - ${i}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; throws a ConfigError that names every invalid variable. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  const present = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = environmentSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const publicUrl = (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
+  const dnsServers = e.DNS_SERVERS.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return {
+    env: e.NODE_ENV,
+    host: e.HOST,
+    port: e.PORT,
+    publicUrl,
+    databaseUrl: e.DATABASE_URL,
+    embeddedPostgres: { dir: e.EMBEDDED_PG_DIR, port: e.EMBEDDED_PG_PORT },
+    redisUrl: e.REDIS_URL,
+    smtp: {
+      host: e.SMTP_HOST,
+      port: e.SMTP_PORT,
+      secure: e.SMTP_SECURE,
+      user: e.SMTP_USER,
+      password: e.SMTP_PASSWORD,
+    },
+    mail: {
+      from: e.MAIL_FROM,
+      retryBaseSeconds: e.MAIL_RETRY_BASE_SECONDS,
+      retryMaxSeconds: e.MAIL_RETRY_MAX_SECONDS,
+    },
+    dnsServers,
+    brand: e.BRAND,
+    groupPrefix: e.GROUP_PREFIX,
+    session: {
+      ttlSeconds: e.SESSION_TTL_SECONDS,
+      cookieName: e.SESSION_COOKIE_NAME,
+      cookieSecure: e.COOKIE_SECURE ?? publicUrl.startsWith('https://'),
+    },
+    loginCode: {
+      ttlSeconds: e.LOGIN_CODE_TTL_SECONDS,
+      maxAttempts: e.LOGIN_CODE_MAX_ATTEMPTS,
+      maxPerWindow: e.LOGIN_CODE_MAX_PER_WINDOW,
+      windowSeconds: e.LOGIN_CODE_WINDOW_SECONDS,
+    },
+    invitationTtlSeconds: e.INVITATION_TTL_SECONDS,
+    jobPollSeconds: e.JOB_POLL_SECONDS,
+    simulators: {
+      enabled: e.SIMULATORS,
+      smtpPort: e.MAIL_SIM_SMTP_PORT,
+      mailHttpPort: e.MAIL_SIM_HTTP_PORT,
+      dnsPort: e.DNS_SIM_PORT,
+      dnsHttpPort: e.DNS_SIM_HTTP_PORT,
+    },
+    graphqlIntrospection: e.GRAPHQL_INTROSPECTION ?? e.NODE_ENV !== 'production',
+    logLevel: e.LOG_LEVEL,
+  };
+}

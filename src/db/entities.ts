@@ -1,0 +1,22 @@
+import { OutboxMail } from '../mail/outbox-mail.entity.js';
+import { AuditEvent } from '../modules/audit/audit-event.entity.js';
+import { Invitation } from '../modules/members/invitation.entity.js';
+import { Membership } from '../modules/members/membership.entity.js';
+import { Organization } from '../modules/organizations/organization.entity.js';
+import { ParentOrganization } from '../modules/organizations/parent-organization.entity.js';
+import { LoginCode } from '../modules/sessions/login-code.entity.js';
+import { Session } from '../modules/sessions/session.entity.js';
+import { User } from '../modules/sessions/user.entity.js';
+
+/** Every entity, listed explicitly (no globs: discovery must not depend on the file layout of dist/). */
+export const entities = [
+  User,
+  Session,
+  LoginCode,
+  ParentOrganization,
+  Organization,
+  Membership,
+  Invitation,
+  AuditEvent,
+  OutboxMail,
+];

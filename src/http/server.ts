@@ -1,0 +1,126 @@
+// The HTTP face of one app: GraphQL over HTTP (Apollo) and WebSocket (graphql-ws) on /graphql, the
+// protocol routes of each module, and the operations endpoints (/healthz, /readyz, /metrics).
+import { ApolloServer } from '@apollo/server';
+import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
+import fastifyCookie from '@fastify/cookie';
+import fastifyFormbody from '@fastify/formbody';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { Context } from '../graphql/context.js';
+import { formatError } from '../graphql/errors.js';
+import { graphqlSchema } from '../graphql/schema.js';
+import { uuidv7 } from '../lib/ids.js';
+import { memberRoutes } from '../modules/members/member.routes.js';
+import type { Services } from '../services.js';
+import { createMetrics } from './metrics.js';
+import { requestClient, sessionToken } from './session-cookie.js';
+
+export interface HttpServer {
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+export async function createHttpServer(services: Services): Promise<HttpServer> {
+  const { config, logger, orm } = services;
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    genReqId: () => uuidv7(),
+    requestIdHeader: false,
+    bodyLimit: 1024 * 1024,
+    trustProxy: false,
+  });
+  await app.register(fastifyCookie);
+  await app.register(fastifyFormbody, { bodyLimit: 64 * 1024 });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  const schema = await graphqlSchema();
+  const metrics = createMetrics();
+
+  const wsServer = new WebSocketServer({ server: app.server, path: '/graphql' });
+  const wsCleanup = useServer<Record<string, unknown>>(
+    {
+      schema,
+      context: async (ctx): Promise<Context> => {
+        const em = orm.em.fork();
+        const fromParams = ctx.connectionParams?.authorization;
+        const headers = {
+          authorization:
+            typeof fromParams === 'string' ? fromParams : ctx.extra.request.headers.authorization,
+        };
+        const cookies = app.parseCookie(ctx.extra.request.headers.cookie ?? '');
+        const viewer = await services.sessions.authenticate(
+          em,
+          sessionToken(headers, cookies, config.session.cookieName),
+        );
+        return { scope: { em, viewer, requestId: uuidv7() }, services };
+      },
+      onError: (_ctx, _id, _payload, errors) => {
+        for (const error of errors) logger.debug({ err: error }, 'subscription error');
+      },
+    },
+    wsServer,
+  );
+
+  const apollo = new ApolloServer<Context>({
+    schema,
+    introspection: config.graphqlIntrospection,
+    includeStacktraceInErrorResponses: false,
+    formatError: formatError(logger),
+    plugins: [
+      fastifyApolloDrainPlugin(app),
+      metrics.apolloPlugin,
+      {
+        async serverWillStart() {
+          return {
+            async drainServer() {
+              await wsCleanup.dispose();
+            },
+          };
+        },
+      },
+    ],
+  });
+  await apollo.start();
+  await app.register(fastifyApollo(apollo), {
+    path: '/graphql',
+    method: ['GET', 'POST', 'OPTIONS'],
+    context: async (request, reply): Promise<Context> => {
+      const em = orm.em.fork();
+      const token = sessionToken(request.headers, request.cookies, config.session.cookieName);
+      const viewer = await services.sessions.authenticate(em, token);
+      return {
+        scope: { em, viewer, requestId: request.id, client: requestClient(request) },
+        services,
+        reply,
+      };
+    },
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    try {
+      await orm.em.fork().getConnection().execute('select 1');
+      return { status: 'ready' };
+    } catch (error) {
+      logger.warn({ err: error }, 'readiness check failed');
+      reply.code(503);
+      return { status: 'unavailable', reason: 'database unreachable' };
+    }
+  });
+  app.get('/metrics', async (_request, reply) => {
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+  memberRoutes(app, services);
+
+  return {
+    app,
+    async close() {
+      await app.close();
+      wsServer.close();
+    },
+  };
+}

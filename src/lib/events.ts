@@ -1,0 +1,30 @@
+// In-process event bus for live updates (GraphQL subscriptions). Services publish after their
+// transaction commits, so subscribers never see a change that was rolled back.
+import { createPubSub } from '@graphql-yoga/subscription';
+import type { MemberRole } from '../modules/organizations/roles.js';
+
+export enum MembershipChange {
+  ADDED = 'ADDED',
+  ROLE_CHANGED = 'ROLE_CHANGED',
+  REMOVED = 'REMOVED',
+}
+
+export interface MembershipChangedEvent {
+  organizationId: string;
+  membershipId: string;
+  userId: string;
+  email: string;
+  change: MembershipChange;
+  role: MemberRole;
+  occurredAt: Date;
+}
+
+export type EventTopics = {
+  MEMBERSHIP_CHANGED: [organizationId: string, event: MembershipChangedEvent];
+};
+
+export type EventBus = ReturnType<typeof createEventBus>;
+
+export function createEventBus() {
+  return createPubSub<EventTopics>();
+}

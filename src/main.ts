@@ -1,0 +1,92 @@
+// Start-up: read the environment, start the embedded PostgreSQL when DATABASE_URL is unset and the
+// simulators unless SIMULATORS=false, build the app, print every URL, and shut down cleanly on signals.
+import 'reflect-metadata';
+import { startDnsSimulator } from '../simulators/dns/index.js';
+import { startMailSimulator } from '../simulators/mail/index.js';
+import { createApp } from './app.js';
+import { type Config, ConfigError, loadConfig } from './config/config.js';
+import { ensureDatabase } from './db/database.js';
+import { startEmbeddedPostgres } from './db/embedded.js';
+import { createLogger } from './lib/logger.js';
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  const stops: Array<() => Promise<void>> = [];
+
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    logger.info(
+      { dir: config.embeddedPostgres.dir },
+      'DATABASE_URL is not set: starting the embedded PostgreSQL',
+    );
+    const embedded = await startEmbeddedPostgres({
+      dir: config.embeddedPostgres.dir,
+      port: config.embeddedPostgres.port,
+    });
+    stops.push(() => embedded.stop());
+    databaseUrl = await ensureDatabase(embedded.url, 'console_identity');
+    logger.info({ port: embedded.port }, 'embedded PostgreSQL is running');
+  }
+
+  const lines: string[] = [];
+  if (config.simulators.enabled) {
+    const mail = await startMailSimulator({
+      smtpPort: config.simulators.smtpPort,
+      httpPort: config.simulators.mailHttpPort,
+    });
+    stops.push(() => mail.close());
+    const dns = await startDnsSimulator({
+      port: config.simulators.dnsPort,
+      httpPort: config.simulators.dnsHttpPort,
+    });
+    stops.push(() => dns.close());
+    config = {
+      ...config,
+      smtp: { ...config.smtp, host: mail.host, port: mail.smtpPort, secure: false },
+      dnsServers: [dns.server],
+    };
+    lines.push(`Mail simulator: SMTP ${mail.host}:${mail.smtpPort}, inbox ${mail.httpUrl}/messages`);
+    lines.push(`DNS simulator:  ${dns.server} (UDP and TCP), records API ${dns.httpUrl}/records`);
+  }
+
+  const app = await createApp({ config, databaseUrl, logger });
+  stops.unshift(() => app.close());
+  const url = await app.listen();
+  const banner = [
+    `Console Identity is running (${config.env}).`,
+    `GraphQL:        ${url}/graphql (WebSocket subscriptions on the same path)`,
+    `Public URL:     ${config.publicUrl}`,
+    `Health:         ${url}/healthz  Ready: ${url}/readyz  Metrics: ${url}/metrics`,
+    `Database:       ${config.databaseUrl ? 'DATABASE_URL' : `embedded PostgreSQL (${config.embeddedPostgres.dir})`}`,
+    ...lines,
+  ];
+  console.log(banner.join('\n'));
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    for (const stop of stops) {
+      await stop().catch((error: unknown) => logger.error({ err: error }, 'error during shutdown'));
+    }
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+  process.exit(1);
+});

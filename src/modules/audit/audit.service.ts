@@ -1,0 +1,50 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Clock } from '../../lib/clock.js';
+import { paginate, type PageRequest } from '../../lib/page.js';
+import type { Scope } from '../../lib/scope.js';
+import type { OrganizationAccess } from '../organizations/organization.access.js';
+import { ActorType, AuditEvent } from './audit-event.entity.js';
+
+export interface AuditEntry {
+  action: string;
+  targetType: string;
+  targetId: string;
+  organizationId?: string | null;
+  parentOrganizationId?: string | null;
+  before?: Record<string, unknown> | null;
+  after?: Record<string, unknown> | null;
+  actorType?: ActorType;
+}
+
+export class AuditService {
+  constructor(
+    private readonly clock: Clock,
+    private readonly access: OrganizationAccess,
+  ) {}
+
+  /** Adds the event to the unit of work of `em`, so it commits or rolls back with the change it records. */
+  record(em: EntityManager, scope: Pick<Scope, 'viewer' | 'requestId'>, entry: AuditEntry): AuditEvent {
+    const event = em.create(AuditEvent, {
+      occurredAt: this.clock.now(),
+      actorType: entry.actorType ?? (scope.viewer ? ActorType.USER : ActorType.SYSTEM),
+      actorUserId: scope.viewer?.userId ?? null,
+      actorEmail: scope.viewer?.email ?? null,
+      action: entry.action,
+      targetType: entry.targetType,
+      targetId: entry.targetId,
+      organizationId: entry.organizationId ?? null,
+      parentOrganizationId: entry.parentOrganizationId ?? null,
+      before: entry.before ?? null,
+      after: entry.after ?? null,
+      requestId: scope.requestId,
+    });
+    em.persist(event);
+    return event;
+  }
+
+  /** An organization's audit log, newest first; its admins only. */
+  async listForOrganization(scope: Scope, organizationId: string, page: PageRequest) {
+    await this.access.requireAdmin(scope, organizationId);
+    return paginate(scope.em, AuditEvent, { organizationId }, page, { orderBy: { id: 'desc' } });
+  }
+}

@@ -1,0 +1,57 @@
+// Who may touch an organization, decided from the database at every call (rule 16: a role change or a
+// removal reaches the very next request). Organizations the caller never belonged to read as not found;
+// a caller whose membership was removed is told their access ended.
+import { LockMode } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { forbidden, notFound, unauthenticated } from '../../lib/errors.js';
+import { isUuid } from '../../lib/ids.js';
+import type { Scope, Viewer } from '../../lib/scope.js';
+import { Membership } from '../members/membership.entity.js';
+import { Organization } from './organization.entity.js';
+import { isAdminRole } from './roles.js';
+
+export interface OrganizationGrant {
+  organization: Organization;
+  membership: Membership;
+  viewer: Viewer;
+}
+
+export class OrganizationAccess {
+  requireViewer(scope: Pick<Scope, 'viewer'>): Viewer {
+    if (!scope.viewer) throw unauthenticated();
+    return scope.viewer;
+  }
+
+  /** Any current member. `lock` takes the organization row FOR UPDATE (inside a transaction) to serialise membership changes. */
+  async requireMember(
+    scope: Scope,
+    organizationId: string,
+    options: { em?: EntityManager; lock?: boolean } = {},
+  ): Promise<OrganizationGrant> {
+    const viewer = this.requireViewer(scope);
+    if (!isUuid(organizationId)) throw notFound('Organization');
+    const em = options.em ?? scope.em;
+    const membership = await em.findOne(Membership, { organization: organizationId, user: viewer.userId });
+    if (!membership) throw notFound('Organization');
+    if (membership.removedAt) throw forbidden('Your access to this organization was removed.');
+    const organization = await em.findOneOrFail(
+      Organization,
+      { id: organizationId },
+      options.lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {},
+    );
+    return { organization, membership, viewer };
+  }
+
+  /** A current member whose role administers the organization (ADMIN; PRIMARY_OWNER, OWNER or ADMIN on ENTERPRISE). */
+  async requireAdmin(
+    scope: Scope,
+    organizationId: string,
+    options: { em?: EntityManager; lock?: boolean } = {},
+  ): Promise<OrganizationGrant> {
+    const grant = await this.requireMember(scope, organizationId, options);
+    if (!isAdminRole(grant.organization.kind, grant.membership.role)) {
+      throw forbidden('Only administrators of this organization can do this.');
+    }
+    return grant;
+  }
+}

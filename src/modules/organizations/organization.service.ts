@@ -1,0 +1,131 @@
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Clock } from '../../lib/clock.js';
+import { DomainError } from '../../lib/errors.js';
+import { paginate, type PageRequest } from '../../lib/page.js';
+import type { Scope } from '../../lib/scope.js';
+import type { AuditService } from '../audit/audit.service.js';
+import { Membership, MembershipSource } from '../members/membership.entity.js';
+import { User } from '../sessions/user.entity.js';
+import type { OrganizationAccess } from './organization.access.js';
+import { Organization } from './organization.entity.js';
+import { OrganizationErrorCode } from './organization.errors.js';
+import { ParentOrganization } from './parent-organization.entity.js';
+import { CREATOR_ROLE, OrganizationKind } from './roles.js';
+
+const SLUG = /^[a-z0-9](?:[a-z0-9-]{1,46})[a-z0-9]$/;
+
+/** A slug from a display name: ASCII letters and digits joined by single dashes. */
+export function slugify(name: string): string {
+  return name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40)
+    .replace(/-+$/g, '');
+}
+
+export interface OrganizationCreateInput {
+  name: string;
+  kind: OrganizationKind;
+  slug?: string | null;
+}
+
+export class OrganizationService {
+  constructor(
+    private readonly clock: Clock,
+    private readonly audit: AuditService,
+    private readonly access: OrganizationAccess,
+  ) {}
+
+  /**
+   * Creates an organization with the caller as its first administrator. An ENTERPRISE organization is
+   * created with its own parent organization; an API_CONSOLE organization has none.
+   */
+  async create(scope: Scope, input: OrganizationCreateInput): Promise<Organization> {
+    const viewer = this.access.requireViewer(scope);
+    const name = input.name.trim();
+    if (name.length < 2 || name.length > 200) {
+      throw new DomainError(OrganizationErrorCode.INVALID_NAME, 'The name must be 2 to 200 characters.', [
+        'name',
+      ]);
+    }
+    const explicitSlug = input.slug?.trim().toLowerCase();
+    if (explicitSlug !== undefined && !SLUG.test(explicitSlug)) {
+      throw new DomainError(
+        OrganizationErrorCode.INVALID_SLUG,
+        'A slug is 3 to 48 lower-case letters, digits and inner dashes.',
+        ['slug'],
+      );
+    }
+    const base = explicitSlug ?? (slugify(name).padEnd(3, '0') || 'org');
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const slug = explicitSlug ?? (attempt === 0 ? base : `${base}-${attempt + 1}`);
+      try {
+        return await scope.em.transactional((em) =>
+          this.insert(em, scope, name, slug, input.kind, viewer.userId),
+        );
+      } catch (error) {
+        if (!(error instanceof UniqueConstraintViolationException)) throw error;
+        if (explicitSlug !== undefined) {
+          throw new DomainError(OrganizationErrorCode.SLUG_TAKEN, `The slug "${slug}" is taken.`, ['slug']);
+        }
+      }
+    }
+    throw new DomainError(
+      OrganizationErrorCode.SLUG_TAKEN,
+      'Choose a slug: the one made from the name is taken.',
+      ['slug'],
+    );
+  }
+
+  private async insert(
+    em: EntityManager,
+    scope: Scope,
+    name: string,
+    slug: string,
+    kind: OrganizationKind,
+    userId: string,
+  ) {
+    const now = this.clock.now();
+    const organization = new Organization(name, slug, kind, now);
+    if (kind === OrganizationKind.ENTERPRISE) {
+      organization.parent = new ParentOrganization(name, now);
+      em.persist(organization.parent);
+    }
+    em.persist(organization);
+    const creator = em.getReference(User, userId);
+    const membership = new Membership(
+      organization,
+      creator,
+      CREATOR_ROLE[kind],
+      MembershipSource.CREATOR,
+      now,
+    );
+    em.persist(membership);
+    this.audit.record(em, scope, {
+      action: 'organization.created',
+      targetType: 'Organization',
+      targetId: organization.id,
+      organizationId: organization.id,
+      parentOrganizationId: organization.parent?.id ?? null,
+      after: { name, slug, kind, parentOrganizationId: organization.parent?.id ?? null },
+    });
+    await em.flush();
+    return organization;
+  }
+
+  async get(scope: Scope, organizationId: string) {
+    return this.access.requireMember(scope, organizationId);
+  }
+
+  /** The caller's current memberships with their organizations. */
+  async listMine(scope: Scope, page: PageRequest) {
+    const viewer = this.access.requireViewer(scope);
+    return paginate(scope.em, Membership, { user: viewer.userId, removedAt: null }, page, {
+      populate: ['organization'],
+    });
+  }
+}

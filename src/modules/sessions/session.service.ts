@@ -1,0 +1,214 @@
+// Accounts and sessions: sign-in by an e-mailed one-time code, opaque session tokens stored as hashes,
+// and their listing and revocation. A session is read from the database on every request.
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Config } from '../../config/config.js';
+import { addSeconds, type Clock } from '../../lib/clock.js';
+import { AccessError, DomainError, notFound } from '../../lib/errors.js';
+import { isUuid } from '../../lib/ids.js';
+import { canonicalEmail, InvalidEmailError } from '../../lib/names.js';
+import { paginate, type PageRequest } from '../../lib/page.js';
+import type { Scope, Viewer } from '../../lib/scope.js';
+import { constantTimeEqual, randomDigits, randomToken, sha256 } from '../../lib/secrets.js';
+import type { MailOutbox } from '../../mail/outbox.js';
+import { mailTemplates } from '../../mail/templates.js';
+import type { AuditService } from '../audit/audit.service.js';
+import type { OrganizationAccess } from '../organizations/organization.access.js';
+import { LoginCode } from './login-code.entity.js';
+import { SessionErrorCode } from './session.errors.js';
+import { AuthMethod, Session } from './session.entity.js';
+import { User } from './user.entity.js';
+
+const CODE_DIGITS = 6;
+
+export interface IssuedSession {
+  /** The bearer secret; returned once, never stored. */
+  token: string;
+  session: Session;
+  user: User;
+}
+
+export function parseEmail(raw: string, field = 'email'): string {
+  try {
+    return canonicalEmail(raw);
+  } catch (error) {
+    if (error instanceof InvalidEmailError)
+      throw new DomainError(SessionErrorCode.INVALID_EMAIL, error.message, [field]);
+    throw error;
+  }
+}
+
+export class SessionService {
+  constructor(
+    private readonly config: Pick<Config, 'session' | 'loginCode'>,
+    private readonly clock: Clock,
+    private readonly outbox: MailOutbox,
+    private readonly audit: AuditService,
+    private readonly access: OrganizationAccess,
+  ) {}
+
+  /**
+   * Mails a sign-in code to the address, whether or not an account exists (the answer is the same either
+   * way). Limited per address and window.
+   */
+  async requestLoginCode(scope: Scope, rawEmail: string): Promise<void> {
+    const email = parseEmail(rawEmail);
+    const now = this.clock.now();
+    await scope.em.transactional(async (em) => {
+      const windowStart = addSeconds(now, -this.config.loginCode.windowSeconds);
+      // Serialises concurrent requests for one address so the count below cannot be raced past the limit.
+      await em.execute('select pg_advisory_xact_lock(hashtext(?))', [`login-code:${email}`]);
+      const recent = await em.count(LoginCode, { email, createdAt: { $gt: windowStart } });
+      if (recent >= this.config.loginCode.maxPerWindow) {
+        throw new AccessError(
+          'RATE_LIMITED',
+          'Too many sign-in codes were requested for this address. Try again later.',
+          {
+            retryAfterSeconds: this.config.loginCode.windowSeconds,
+          },
+        );
+      }
+      const code = randomDigits(CODE_DIGITS);
+      const row = new LoginCode(email, '', now, addSeconds(now, this.config.loginCode.ttlSeconds));
+      row.codeHash = sha256(`${row.id}:${code}`);
+      em.persist(row);
+      this.outbox.enqueue(
+        em,
+        email,
+        mailTemplates.loginCode(code, Math.round(this.config.loginCode.ttlSeconds / 60)),
+      );
+    });
+    await this.outbox.wake();
+  }
+
+  /** Exchanges the latest code of the address for a session; creates the account on first sign-in. */
+  async verifyLoginCode(scope: Scope, rawEmail: string, code: string): Promise<IssuedSession> {
+    const email = parseEmail(rawEmail);
+    const invalid = () =>
+      new DomainError(SessionErrorCode.INVALID_CODE, 'The code is wrong or has expired.', ['code']);
+    const now = this.clock.now();
+    const candidate = await scope.em.findOne(
+      LoginCode,
+      { email, consumedAt: null, expiresAt: { $gt: now } },
+      { orderBy: { createdAt: 'desc' } },
+    );
+    if (!candidate || !/^\d+$/.test(code)) throw invalid();
+    // Count the attempt before comparing, atomically, so parallel guesses cannot exceed the limit.
+    const counted = await scope.em.nativeUpdate(
+      LoginCode,
+      { id: candidate.id, attempts: { $lt: this.config.loginCode.maxAttempts }, consumedAt: null },
+      { attempts: candidate.attempts + 1 },
+    );
+    if (counted !== 1 || !constantTimeEqual(sha256(`${candidate.id}:${code}`), candidate.codeHash))
+      throw invalid();
+    return scope.em.transactional(async (em) => {
+      const consumed = await em.nativeUpdate(
+        LoginCode,
+        { id: candidate.id, consumedAt: null },
+        { consumedAt: now },
+      );
+      if (consumed !== 1) throw invalid();
+      let user = await em.findOne(User, { email });
+      if (!user) {
+        user = new User(email, now);
+        em.persist(user);
+        this.audit.record(em, scope, {
+          action: 'user.created',
+          targetType: 'User',
+          targetId: user.id,
+          after: { email },
+        });
+      }
+      return this.issue(em, scope, user, AuthMethod.EMAIL_CODE);
+    });
+  }
+
+  /** Creates a session in the caller's transaction; used by every sign-in route (code, invitation, SSO). */
+  issue(
+    em: EntityManager,
+    scope: Pick<Scope, 'requestId' | 'client'>,
+    user: User,
+    method: AuthMethod,
+  ): IssuedSession {
+    const now = this.clock.now();
+    const token = randomToken(32);
+    const session = new Session(
+      user,
+      sha256(token),
+      method,
+      now,
+      addSeconds(now, this.config.session.ttlSeconds),
+    );
+    session.userAgent = scope.client?.userAgent?.slice(0, 400) ?? null;
+    session.ip = scope.client?.ip ?? null;
+    em.persist(session);
+    this.audit.record(
+      em,
+      {
+        requestId: scope.requestId,
+        viewer: {
+          userId: user.id,
+          email: user.email,
+          staffRole: user.staffRole ?? null,
+          sessionId: session.id,
+        },
+      },
+      { action: 'session.created', targetType: 'Session', targetId: session.id, after: { method } },
+    );
+    return { token, session, user };
+  }
+
+  /** Resolves a bearer token to its viewer, or null when unknown, expired or revoked. */
+  async authenticate(em: EntityManager, token: string | undefined): Promise<Viewer | null> {
+    if (!token || token.length > 200) return null;
+    const session = await em.findOne(Session, { tokenHash: sha256(token) }, { populate: ['user'] });
+    if (!session || !session.isActive(this.clock.now())) return null;
+    return {
+      userId: session.user.id,
+      email: session.user.email,
+      staffRole: session.user.staffRole ?? null,
+      sessionId: session.id,
+    };
+  }
+
+  async me(scope: Scope): Promise<User> {
+    const viewer = this.access.requireViewer(scope);
+    return scope.em.findOneOrFail(User, { id: viewer.userId });
+  }
+
+  async logout(scope: Scope): Promise<void> {
+    const viewer = this.access.requireViewer(scope);
+    await this.revoke(scope, viewer.sessionId);
+  }
+
+  async listSessions(scope: Scope, page: PageRequest) {
+    const viewer = this.access.requireViewer(scope);
+    return paginate(
+      scope.em,
+      Session,
+      { user: viewer.userId, revokedAt: null, expiresAt: { $gt: this.clock.now() } },
+      page,
+      {
+        orderBy: { id: 'desc' },
+      },
+    );
+  }
+
+  /** Revokes one of the caller's own sessions; another user's session id reads as not found. */
+  async revoke(scope: Scope, sessionId: string): Promise<Session> {
+    const viewer = this.access.requireViewer(scope);
+    if (!isUuid(sessionId)) throw notFound('Session');
+    return scope.em.transactional(async (em) => {
+      const session = await em.findOne(Session, { id: sessionId, user: viewer.userId });
+      if (!session) throw notFound('Session');
+      if (!session.revokedAt) {
+        session.revokedAt = this.clock.now();
+        this.audit.record(em, scope, {
+          action: 'session.revoked',
+          targetType: 'Session',
+          targetId: session.id,
+        });
+      }
+      return session;
+    });
+  }
+}

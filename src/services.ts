@@ -1,0 +1,45 @@
+// Wires the services of one app together. Services get what they need as constructor parameters (no
+// module-level singletons), so a test process can run several apps side by side.
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Config } from './config/config.js';
+import type { Clock } from './lib/clock.js';
+import { createEventBus, type EventBus } from './lib/events.js';
+import type { Logger } from './lib/logger.js';
+import { MailOutbox } from './mail/outbox.js';
+import { AuditService } from './modules/audit/audit.service.js';
+import { MemberService } from './modules/members/member.service.js';
+import { OrganizationAccess } from './modules/organizations/organization.access.js';
+import { OrganizationService } from './modules/organizations/organization.service.js';
+import { SessionService } from './modules/sessions/session.service.js';
+
+export interface Services {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  orm: MikroORM;
+  events: EventBus;
+  outbox: MailOutbox;
+  access: OrganizationAccess;
+  audit: AuditService;
+  sessions: SessionService;
+  organizations: OrganizationService;
+  members: MemberService;
+}
+
+export function createServices(deps: {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  orm: MikroORM;
+  wakeMailWorker: () => Promise<void>;
+}): Services {
+  const { config, clock } = deps;
+  const events = createEventBus();
+  const outbox = new MailOutbox(clock, deps.wakeMailWorker);
+  const access = new OrganizationAccess();
+  const audit = new AuditService(clock, access);
+  const sessions = new SessionService(config, clock, outbox, audit, access);
+  const organizations = new OrganizationService(clock, audit, access);
+  const members = new MemberService(config, clock, outbox, audit, access, sessions, events);
+  return { ...deps, events, outbox, access, audit, sessions, organizations, members };
+}

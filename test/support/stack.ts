@@ -1,0 +1,134 @@
+// startStack(): one whole application with its own fresh database, the mail and DNS simulators, on
+// ephemeral loopback ports, in the test process. Tests talk to it only over HTTP and WebSocket.
+import { randomBytes } from 'node:crypto';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
+import { createClient, type Client } from 'graphql-ws';
+import { inject } from 'vitest';
+import WebSocket from 'ws';
+import { startDnsSimulator, type DnsSimulator } from '../../simulators/dns/index.js';
+import { startMailSimulator, type MailSimulator } from '../../simulators/mail/index.js';
+import { type App, createApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config/config.js';
+import { dropDatabase, ensureDatabase } from '../../src/db/database.js';
+import { freePort } from '../../src/db/embedded.js';
+import type { Clock } from '../../src/lib/clock.js';
+import { createLogger } from '../../src/lib/logger.js';
+import { LoginCodeRequestDocument, LoginCodeVerifyDocument } from '../generated/graphql.js';
+
+export interface GraphQLResult<T> {
+  data?: T | null;
+  errors?: Array<{
+    message: string;
+    path?: string[];
+    extensions?: Record<string, unknown> & { code?: string };
+  }>;
+  status: number;
+}
+
+export interface Stack {
+  url: string;
+  app: App;
+  mail: MailSimulator;
+  dns: DnsSimulator;
+  databaseUrl: string;
+  /** Runs a typed operation over HTTP, with the given session token. */
+  gql<T, V>(document: TypedDocumentNode<T, V>, variables?: V, token?: string): Promise<GraphQLResult<T>>;
+  /** gql() that fails the test on top-level errors and returns data. */
+  gqlOk<T, V>(document: TypedDocumentNode<T, V>, variables?: V, token?: string): Promise<T>;
+  /** Signs in through the real flow: request a code, read it from the mail simulator, verify it. */
+  signIn(email: string): Promise<{ token: string; userId: string }>;
+  ws(token?: string): Client;
+  close(): Promise<void>;
+}
+
+export function uniqueEmail(prefix = 'user', domain = 'example.com'): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}@${domain}`;
+}
+
+export async function startStack(
+  options: { env?: Record<string, string>; clock?: Clock } = {},
+): Promise<Stack> {
+  const serverUrl = inject('databaseServerUrl');
+  const database = `t_${randomBytes(6).toString('hex')}`;
+  const databaseUrl = await ensureDatabase(serverUrl, database, inject('templateDatabase'));
+  const mail = await startMailSimulator();
+  const dns = await startDnsSimulator();
+  const port = await freePort();
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    SMTP_HOST: mail.host,
+    SMTP_PORT: String(mail.smtpPort),
+    DNS_SERVERS: dns.server,
+    JOB_POLL_SECONDS: '0.5',
+    MAIL_RETRY_BASE_SECONDS: '1',
+    MAIL_RETRY_MAX_SECONDS: '2',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...options.env,
+  });
+  const app = await createApp({
+    config,
+    databaseUrl,
+    clock: options.clock,
+    logger: createLogger(config.logLevel),
+  });
+  const url = await app.listen();
+  const clients: Client[] = [];
+
+  const gql: Stack['gql'] = async (document, variables, token) => {
+    const response = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query: print(document), variables }),
+    });
+    const body = (await response.json()) as Omit<GraphQLResult<never>, 'status'>;
+    return { ...body, status: response.status } as GraphQLResult<never>;
+  };
+
+  const stack: Stack = {
+    url,
+    app,
+    mail,
+    dns,
+    databaseUrl,
+    gql,
+    async gqlOk(document, variables, token) {
+      const result = await gql(document, variables, token);
+      if (result.errors?.length || !result.data)
+        throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
+      return result.data;
+    },
+    async signIn(email) {
+      const requested = await stack.gqlOk(LoginCodeRequestDocument, { input: { email } });
+      if (!requested.loginCodeRequest.sent)
+        throw new Error(JSON.stringify(requested.loginCodeRequest.userErrors));
+      const [message] = await mail.waitFor({ to: email, subject: 'sign-in code' }, { timeoutMs: 10_000 });
+      const code = /\b(\d{6})\b/.exec(message!.text)![1]!;
+      mail.clear();
+      const verified = await stack.gqlOk(LoginCodeVerifyDocument, { input: { email, code } });
+      const signIn = verified.loginCodeVerify;
+      if (!signIn.token || !signIn.user) throw new Error(JSON.stringify(signIn.userErrors));
+      return { token: signIn.token, userId: signIn.user.id };
+    },
+    ws(token) {
+      const client = createClient({
+        url: `${url.replace('http', 'ws')}/graphql`,
+        webSocketImpl: WebSocket,
+        connectionParams: token ? { authorization: `Bearer ${token}` } : {},
+        retryAttempts: 0,
+      });
+      clients.push(client);
+      return client;
+    },
+    async close() {
+      await Promise.all(clients.map((c) => c.dispose()));
+      await app.close();
+      await Promise.all([mail.close(), dns.close()]);
+      await dropDatabase(serverUrl, database);
+    },
+  };
+  return stack;
+}
