@@ -59,9 +59,18 @@ const GRAPHQL_CODES = new Set([
   'BAD_REQUEST',
 ]);
 
+/** The error a resolver threw, under graphql-js's located wrappers. */
+function unwrap(error: unknown): unknown {
+  let current = error;
+  while (current && typeof current === 'object' && 'originalError' in current && current.originalError) {
+    current = current.originalError;
+  }
+  return current;
+}
+
 export function formatError(logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+    const original = unwrap(error);
     if (original instanceof AccessError) {
       return {
         message: original.message,
@@ -92,7 +101,7 @@ export function formatError(logger: Logger) {
       };
     }
     // A GraphQLError raised by graphql-js itself (variable coercion, unknown field) has no original error.
-    if (error instanceof GraphQLError && !error.originalError) {
+    if (original instanceof GraphQLError) {
       return {
         message: formatted.message,
         locations: formatted.locations,

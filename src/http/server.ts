@@ -39,6 +39,7 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
   const schema = await graphqlSchema();
   const metrics = createMetrics();
 
+  const formatGraphQLError = formatError(logger);
   const wsServer = new WebSocketServer({ server: app.server, path: '/graphql' });
   const wsCleanup = useServer<Record<string, unknown>>(
     {
@@ -57,9 +58,13 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
         );
         return { scope: { em, viewer, requestId: uuidv7() }, services };
       },
-      onError: (_ctx, _id, _payload, errors) => {
-        for (const error of errors) logger.debug({ err: error }, 'subscription error');
-      },
+      // Same error model as over HTTP: typed extensions.code, unexpected errors masked.
+      onError: (_ctx, _id, _payload, errors) =>
+        errors.map((error) => formatGraphQLError(error.toJSON(), error)),
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        result.errors
+          ? { ...result, errors: result.errors.map((error) => formatGraphQLError(error.toJSON(), error)) }
+          : result,
     },
     wsServer,
   );
@@ -68,7 +73,7 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
     schema,
     introspection: config.graphqlIntrospection,
     includeStacktraceInErrorResponses: false,
-    formatError: formatError(logger),
+    formatError: formatGraphQLError,
     plugins: [
       fastifyApolloDrainPlugin(app),
       metrics.apolloPlugin,

@@ -35,6 +35,8 @@ export function canonicalDomainName(input: string): string {
       'The domain name contains characters a host name cannot have.',
     );
   }
+  if (/(^|\.)\d+$/.test(trimmed))
+    throw new InvalidNameError('INVALID_LABEL', 'The top-level label cannot be numeric.');
   const ascii = domainToASCII(trimmed);
   if (!ascii)
     throw new InvalidNameError(
@@ -50,9 +52,6 @@ export function canonicalDomainName(input: string): string {
     if (!LABEL.test(label)) {
       throw new InvalidNameError('INVALID_LABEL', `"${label}" is not a valid label of a host name.`);
     }
-  }
-  if (/^\d+$/.test(labels[labels.length - 1]!)) {
-    throw new InvalidNameError('INVALID_LABEL', 'The top-level label cannot be numeric.');
   }
   return ascii;
 }

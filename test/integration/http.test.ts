@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from '../support/stack.js';
+import pg from 'pg';
+import { AuditEventsDocument, OrganizationCreateDocument } from '../generated/graphql.js';
+import { startStack, type Stack, uniqueEmail } from '../support/stack.js';
 
 describe('HTTP server', () => {
   let stack: Stack;
@@ -41,5 +43,57 @@ describe('HTTP server', () => {
     expect(text).toContain(
       'graphql_request_duration_seconds_bucket{le="0.005",operation="PingForMetrics",type="query"}',
     );
+  });
+
+  it('masks an unexpected failure behind an error id and reveals no internals', async () => {
+    const admin = await stack.signIn(uniqueEmail('masked'));
+    const created = await stack.gqlOk(
+      OrganizationCreateDocument,
+      { input: { name: 'Masked', kind: 'API_CONSOLE' } },
+      admin.token,
+    );
+    const client = new pg.Client({ connectionString: stack.databaseUrl });
+    await client.connect();
+    await client.query('alter table audit_events rename to audit_events_gone');
+    try {
+      const result = await stack.gql(
+        AuditEventsDocument,
+        { organizationId: created.organizationCreate.organization!.id },
+        admin.token,
+      );
+      const error = result.errors?.[0];
+      expect(error?.extensions).toEqual({
+        code: 'INTERNAL_SERVER_ERROR',
+        errorId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      });
+      expect(error?.message).toBe(
+        `Internal error. Quote this id to support: ${error?.extensions?.errorId as string}`,
+      );
+      expect(JSON.stringify(result)).not.toMatch(/audit_events|relation|stack|select/i);
+    } finally {
+      await client.query('alter table audit_events_gone rename to audit_events');
+      await client.end();
+    }
+  });
+
+  it('refuses a mutation sent as GET and a cross-site simple request', async () => {
+    const viaGet = await fetch(
+      `${stack.url}/graphql?query=${encodeURIComponent('mutation { logout { revoked } }')}`,
+      {
+        headers: { 'apollo-require-preflight': 'true' },
+      },
+    );
+    expect(viaGet.status).toBe(405);
+    const simple = await fetch(`${stack.url}/graphql?query=${encodeURIComponent('{ __typename }')}`);
+    expect(simple.status).toBe(400);
+  });
+
+  it('says not ready when the database is unreachable', async () => {
+    const other = await startStack();
+    await other.app.orm.close(true);
+    const response = await fetch(`${other.url}/readyz`);
+    expect(response.status).toBe(503);
+    expect(await response.json()).toEqual({ status: 'unavailable', reason: 'database unreachable' });
+    await other.close();
   });
 });

@@ -46,14 +46,21 @@ export function uniqueEmail(prefix = 'user', domain = 'example.com'): string {
   return `${prefix}-${randomBytes(4).toString('hex')}@${domain}`;
 }
 
-export async function startStack(
-  options: { env?: Record<string, string>; clock?: Clock } = {},
-): Promise<Stack> {
+export interface StackOptions {
+  env?: Record<string, string>;
+  clock?: Clock;
+  /** Run as a second instance on the database and simulators of another stack (that stack drops the database). */
+  instanceOf?: Stack;
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const serverUrl = inject('databaseServerUrl');
+  const shared = options.instanceOf;
   const database = `t_${randomBytes(6).toString('hex')}`;
-  const databaseUrl = await ensureDatabase(serverUrl, database, inject('templateDatabase'));
-  const mail = await startMailSimulator();
-  const dns = await startDnsSimulator();
+  const databaseUrl =
+    shared?.databaseUrl ?? (await ensureDatabase(serverUrl, database, inject('templateDatabase')));
+  const mail = shared?.mail ?? (await startMailSimulator());
+  const dns = shared?.dns ?? (await startDnsSimulator());
   const port = await freePort();
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -126,6 +133,7 @@ export async function startStack(
     async close() {
       await Promise.all(clients.map((c) => c.dispose()));
       await app.close();
+      if (shared) return;
       await Promise.all([mail.close(), dns.close()]);
       await dropDatabase(serverUrl, database);
     },
