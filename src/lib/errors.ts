@@ -2,7 +2,14 @@
 // its module's enum: mutations return it in `userErrors`. An AccessError is not business: the API turns
 // it into a top-level error with `extensions.code`. Anything else is a bug and is masked.
 
-export type AccessCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'NOT_FOUND' | 'BAD_USER_INPUT' | 'RATE_LIMITED';
+export type AccessCode =
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'BAD_USER_INPUT'
+  | 'RATE_LIMITED'
+  /** The organization has no parent organization, so it has no identity settings (yet). */
+  | 'NO_PARENT_ORGANIZATION';
 
 export class AccessError extends Error {
   constructor(

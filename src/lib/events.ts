@@ -19,8 +19,16 @@ export interface MembershipChangedEvent {
   occurredAt: Date;
 }
 
+export interface MergeProposalUpdatedEvent {
+  proposalId: string;
+  status: string;
+  incomingApprovedAt: Date | null;
+  targetApprovedAt: Date | null;
+}
+
 export type EventTopics = {
   MEMBERSHIP_CHANGED: [organizationId: string, event: MembershipChangedEvent];
+  MERGE_PROPOSAL_UPDATED: [proposalId: string, event: MergeProposalUpdatedEvent];
 };
 
 export type EventBus = ReturnType<typeof createEventBus>;

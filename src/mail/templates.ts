@@ -32,4 +32,52 @@ export const mailTemplates = {
       ],
       { href: link, label: 'Accept the invitation' },
     ),
+
+  parentRequestReceived: (organizationName: string): MailContent =>
+    withHtml(`We received your request for ${organizationName}`, [
+      `Your request for a parent organization for ${organizationName} reached our Sales team.`,
+      'Once it is approved, the Identity settings page appears in your organization.',
+    ]),
+
+  parentRequestForSales: (
+    organizationName: string,
+    requesterEmail: string,
+    message: string | null,
+  ): MailContent =>
+    withHtml(`Parent organization requested: ${organizationName}`, [
+      `${requesterEmail} asks for a parent organization for ${organizationName}.`,
+      ...(message ? [`Their message: ${message}`] : []),
+    ]),
+
+  parentRequestDecided: (organizationName: string, status: string, note: string | null): MailContent =>
+    withHtml(
+      status === 'APPROVED'
+        ? `${organizationName} now has a parent organization`
+        : `Your parent organization request for ${organizationName} was declined`,
+      [
+        status === 'APPROVED'
+          ? `${organizationName} is now linked to its own parent organization: the Identity settings page is available to its admins.`
+          : `Our Sales team declined the request for ${organizationName}.`,
+        ...(note ? [`Note: ${note}`] : []),
+      ],
+    ),
+
+  mergeProposal: (incomingName: string, targetName: string, side: string, link: string): MailContent =>
+    withHtml(
+      `Approve linking ${incomingName} to ${targetName}`,
+      [
+        `Your account manager proposes to link ${incomingName} to the parent organization ${targetName}, so both share one identity setup (domains, SSO, SCIM).`,
+        side === 'INCOMING'
+          ? `You are asked as an admin of ${incomingName}.`
+          : `You are asked as an owner of an Enterprise organization of ${targetName}.`,
+        'One approval from each side completes the merge. The link works once and expires in 72 hours; approving needs you to be signed in as this address.',
+      ],
+      { href: link, label: 'Review the proposal' },
+    ),
+
+  mergeCompleted: (incomingName: string, targetName: string): MailContent =>
+    withHtml(`${incomingName} is now linked to ${targetName}`, [
+      `Both sides approved: ${incomingName} now shares the identity settings of ${targetName}.`,
+      'Its admins can open the Identity settings page and enable features such as Advanced Group Mappings.',
+    ]),
 };

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { findRunningEmbeddedPostgres } from '../../scripts/admin.js';
+import { findRunningEmbeddedPostgres } from '../../src/db/embedded.js';
 import { environmentSchema } from '../../src/config/config.js';
 import { dropDatabase, ensureDatabase } from '../../src/db/database.js';
 import { type EmbeddedDatabase, startEmbeddedPostgres, withDatabase } from '../../src/db/embedded.js';
@@ -138,44 +138,52 @@ describe('npm run admin -- create-staff, against DATABASE_URL', () => {
     ]);
   });
 
-  it('refuses an unknown role with exit code 2, naming the valid roles, and writes nothing', async () => {
-    const email = `boss-${randomBytes(3).toString('hex')}@example.com`;
-    const result = await runCli(['create-staff', email, 'BOSS'], { DATABASE_URL: databaseUrl });
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain('INVALID_ROLE');
-    expect(result.stderr).toContain('"BOSS"');
-    expect(result.stderr).toContain('ACCOUNT_MANAGER, SALES');
-    expect(await userByEmail(databaseUrl, email)).toEqual([]);
-  });
-
-  it.each([
-    ['no domain', 'someone@', 'needs a local part and a domain'],
-    ['an invalid local part', 'a b@example.com', 'part before "@" is not valid'],
-    ['a single-label domain', 'root@localhost', 'domain of the address is not valid'],
-  ])('refuses an e-mail address with %s, naming the problem', async (_case, email, problem) => {
-    const result = await runCli(['create-staff', email, 'SALES'], { DATABASE_URL: databaseUrl });
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain('INVALID_EMAIL');
-    expect(result.stderr).toContain(problem);
-  });
-
-  it.each([
-    ['no command', []],
-    ['an unknown command', ['delete-everything']],
-    ['a missing role', ['create-staff', 'someone@example.com']],
-  ])('prints the usage and exits 2 for %s', async (_case, args) => {
-    const result = await runCli(args, { DATABASE_URL: databaseUrl });
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain('Usage: npm run admin -- <command>');
-    expect(result.stderr).toContain('create-staff <email> <ACCOUNT_MANAGER|SALES>');
-  });
-
-  it('exits 2 naming the variable when the configuration is invalid', async () => {
-    const result = await runCli(['create-staff', 'someone@example.com', 'SALES'], {
-      DATABASE_URL: 'mysql://nope',
+  // Each refusal is its own process and database-independent: run them side by side.
+  describe.concurrent('refusals', () => {
+    it('refuses an unknown role with exit code 2, naming the valid roles, and writes nothing', async ({
+      expect,
+    }) => {
+      const email = `boss-${randomBytes(3).toString('hex')}@example.com`;
+      const result = await runCli(['create-staff', email, 'BOSS'], { DATABASE_URL: databaseUrl });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('INVALID_ROLE');
+      expect(result.stderr).toContain('"BOSS"');
+      expect(result.stderr).toContain('ACCOUNT_MANAGER, SALES');
+      expect(await userByEmail(databaseUrl, email)).toEqual([]);
     });
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain('DATABASE_URL');
+
+    it.for([
+      ['no domain', 'someone@', 'needs a local part and a domain'],
+      ['an invalid local part', 'a b@example.com', 'part before "@" is not valid'],
+      ['a single-label domain', 'root@localhost', 'domain of the address is not valid'],
+    ] as const)(
+      'refuses an e-mail address with %s, naming the problem',
+      async ([, email, problem], { expect }) => {
+        const result = await runCli(['create-staff', email, 'SALES'], { DATABASE_URL: databaseUrl });
+        expect(result.code).toBe(2);
+        expect(result.stderr).toContain('INVALID_EMAIL');
+        expect(result.stderr).toContain(problem);
+      },
+    );
+
+    it.for([
+      ['no command', []],
+      ['an unknown command', ['delete-everything']],
+      ['a missing role', ['create-staff', 'someone@example.com']],
+    ] as const)('prints the usage and exits 2 for %s', async ([, args], { expect }) => {
+      const result = await runCli([...args], { DATABASE_URL: databaseUrl });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('Usage: npm run admin -- <command>');
+      expect(result.stderr).toContain('create-staff <email> <ACCOUNT_MANAGER|SALES>');
+    });
+
+    it('exits 2 naming the variable when the configuration is invalid', async ({ expect }) => {
+      const result = await runCli(['create-staff', 'someone@example.com', 'SALES'], {
+        DATABASE_URL: 'mysql://nope',
+      });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('DATABASE_URL');
+    });
   });
 });
 
@@ -199,7 +207,7 @@ describe('npm run admin -- create-staff, against the embedded PostgreSQL', () =>
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('Created first@example.com');
-    expect(result.stdout).toContain(`embedded PostgreSQL (${dir}), started for this command`);
+    expect(result.stdout).toContain(`Database: embedded PostgreSQL (${dir})\n`);
     expect(findRunningEmbeddedPostgres(dir)).toBeUndefined();
   });
 
@@ -213,7 +221,7 @@ describe('npm run admin -- create-staff, against the embedded PostgreSQL', () =>
     });
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(
-      `running embedded PostgreSQL (${dir}, pid ${running!.pid}, port ${server.port})`,
+      `embedded PostgreSQL (${dir}) run by another process, port ${server.port}`,
     );
     expect(isAlive(running!.pid)).toBe(true);
     // Same data as the first run: the account made while no server ran is the one changed now.

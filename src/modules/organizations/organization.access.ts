@@ -3,12 +3,14 @@
 // a caller whose membership was removed is told their access ended.
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { forbidden, notFound, unauthenticated } from '../../lib/errors.js';
+import { AccessError, forbidden, notFound, unauthenticated } from '../../lib/errors.js';
 import { isUuid } from '../../lib/ids.js';
 import type { Scope, Viewer } from '../../lib/scope.js';
 import { Membership } from '../members/membership.entity.js';
+import { StaffRole } from '../sessions/user.entity.js';
 import { Organization } from './organization.entity.js';
-import { isAdminRole } from './roles.js';
+import { ParentOrganization } from './parent-organization.entity.js';
+import { IDENTITY_ADMIN_ROLES, isAdminRole, isIdentityAdminRole, OrganizationKind } from './roles.js';
 
 export interface OrganizationGrant {
   organization: Organization;
@@ -53,5 +55,61 @@ export class OrganizationAccess {
       throw forbidden('Only administrators of this organization can do this.');
     }
     return grant;
+  }
+
+  /**
+   * The identity settings of an organization: reachable only when it has a parent, and only by its
+   * identity administrators (ADMIN on API_CONSOLE, OWNER or PRIMARY_OWNER on ENTERPRISE).
+   */
+  async requireIdentitySettings(scope: Scope, organizationId: string, options: { em?: EntityManager } = {}) {
+    const grant = await this.requireMember(scope, organizationId, options);
+    if (!isIdentityAdminRole(grant.organization.kind, grant.membership.role)) {
+      throw forbidden(
+        grant.organization.kind === OrganizationKind.ENTERPRISE
+          ? 'Only owners of this organization can open its identity settings.'
+          : 'Only admins of this organization can open its identity settings.',
+      );
+    }
+    const parent = grant.organization.parent;
+    if (!parent) {
+      throw new AccessError(
+        'NO_PARENT_ORGANIZATION',
+        'This organization has no parent organization: ask Sales for one, or ask your account manager to merge it into your Enterprise parent.',
+      );
+    }
+    return { ...grant, parent: await (options.em ?? scope.em).findOneOrFail(ParentOrganization, parent.id) };
+  }
+
+  /**
+   * An identity administrator of any organization linked to the parent. Callers with no membership under
+   * the parent read it as not found; members without the role are FORBIDDEN.
+   */
+  async requireParentAdmin(
+    scope: Scope,
+    parentId: string,
+    options: { em?: EntityManager } = {},
+  ): Promise<ParentOrganization> {
+    const viewer = this.requireViewer(scope);
+    if (!isUuid(parentId)) throw notFound('Parent organization');
+    const em = options.em ?? scope.em;
+    const memberships = await em.find(
+      Membership,
+      { user: viewer.userId, removedAt: null, organization: { parent: parentId } },
+      { populate: ['organization'] },
+    );
+    if (memberships.length === 0) throw notFound('Parent organization');
+    if (!memberships.some((m) => IDENTITY_ADMIN_ROLES[m.organization.kind].includes(m.role))) {
+      throw forbidden(
+        'Only admins (owners on Enterprise) of an organization of this parent can change its identity settings.',
+      );
+    }
+    return em.findOneOrFail(ParentOrganization, parentId);
+  }
+
+  /** Employees of the vendor with the given staff role. */
+  requireStaff(scope: Pick<Scope, 'viewer'>, role: StaffRole): Viewer {
+    const viewer = this.requireViewer(scope);
+    if (viewer.staffRole !== role) throw forbidden(`Only staff with the ${role} role can do this.`);
+    return viewer;
   }
 }

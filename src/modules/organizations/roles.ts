@@ -61,3 +61,16 @@ export function compareRoles(kind: OrganizationKind, a: MemberRole, b: MemberRol
   const order = ROLES_BY_KIND[kind];
   return order.indexOf(a) - order.indexOf(b);
 }
+
+/**
+ * Roles that reach the identity settings of the organization's parent and approve merges into or out of
+ * it: Console admins, and Enterprise owners and primary owners (the guide's approvers).
+ */
+export const IDENTITY_ADMIN_ROLES: Record<OrganizationKind, readonly MemberRole[]> = {
+  [OrganizationKind.ENTERPRISE]: [MemberRole.PRIMARY_OWNER, MemberRole.OWNER],
+  [OrganizationKind.API_CONSOLE]: [MemberRole.ADMIN],
+};
+
+export function isIdentityAdminRole(kind: OrganizationKind, role: MemberRole): boolean {
+  return IDENTITY_ADMIN_ROLES[kind].includes(role);
+}
