@@ -10,6 +10,7 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import { migrate } from '../src/app.js';
 import { type Config, ConfigError, loadConfig } from '../src/config/config.js';
 import { openDatabase } from '../src/db/open.js';
+import { parseEmail } from '../src/lib/names.js';
 import { ormOptions } from '../src/db/orm-options.js';
 import { systemClock } from '../src/lib/clock.js';
 import { DomainError } from '../src/lib/errors.js';
@@ -17,7 +18,6 @@ import { uuidv7 } from '../src/lib/ids.js';
 import { AuditService } from '../src/modules/audit/audit.service.js';
 import { OrganizationAccess } from '../src/modules/organizations/organization.access.js';
 import {
-  parseStaffEmail,
   parseStaffRole,
   STAFF_ROLES,
   type StaffGrant,
@@ -81,7 +81,7 @@ export async function run(
     if (rest.length !== 2) throw new UsageError('create-staff takes exactly two arguments: <email> <role>.');
     const [rawEmail, rawRole] = rest as [string, string];
     // Refuse bad input before starting or migrating any database.
-    parseStaffEmail(rawEmail);
+    parseEmail(rawEmail);
     parseStaffRole(rawRole);
     const config = loadConfig(env);
     await createStaff(config, rawEmail, rawRole);

@@ -32,6 +32,7 @@ export interface App {
 }
 
 export const MAIL_QUEUE = 'mail.deliver';
+export const MERGE_EXPIRY_QUEUE = 'merge.expire';
 const MIGRATION_LOCK = 72_707_101;
 
 /** Applies pending migrations; an advisory lock keeps instances that start together from racing. */
@@ -74,6 +75,13 @@ export async function createApp(options: AppOptions): Promise<App> {
         run: async () => {
           const result = await deliverDueMail(orm, mailer, clock, config.mail, logger);
           if (result.retryAt) await jobs.trigger(MAIL_QUEUE, result.retryAt);
+        },
+      },
+      {
+        queue: MERGE_EXPIRY_QUEUE,
+        cron: '* * * * *',
+        run: async () => {
+          await services.merges.expireDue(orm.em.fork());
         },
       },
     ]);

@@ -11,6 +11,9 @@ import { MemberService } from './modules/members/member.service.js';
 import { OrganizationAccess } from './modules/organizations/organization.access.js';
 import { OrganizationService } from './modules/organizations/organization.service.js';
 import { SessionService } from './modules/sessions/session.service.js';
+import { StaffService } from './modules/sessions/staff.service.js';
+import { MergeService } from './modules/merges/merge.service.js';
+import { ParentOrganizationService } from './modules/organizations/parent-organization.service.js';
 
 export interface Services {
   config: Config;
@@ -24,6 +27,9 @@ export interface Services {
   sessions: SessionService;
   organizations: OrganizationService;
   members: MemberService;
+  parents: ParentOrganizationService;
+  merges: MergeService;
+  staff: StaffService;
 }
 
 export function createServices(deps: {
@@ -41,5 +47,8 @@ export function createServices(deps: {
   const sessions = new SessionService(config, clock, outbox, audit, access);
   const organizations = new OrganizationService(clock, audit, access);
   const members = new MemberService(config, clock, outbox, audit, access, sessions, events);
-  return { ...deps, events, outbox, access, audit, sessions, organizations, members };
+  const parents = new ParentOrganizationService(clock, outbox, audit, access);
+  const merges = new MergeService(config, clock, outbox, audit, access, events);
+  const staff = new StaffService(clock, audit);
+  return { ...deps, events, outbox, access, audit, sessions, organizations, members, parents, merges, staff };
 }

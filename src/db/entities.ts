@@ -7,6 +7,9 @@ import { ParentOrganization } from '../modules/organizations/parent-organization
 import { LoginCode } from '../modules/sessions/login-code.entity.js';
 import { Session } from '../modules/sessions/session.entity.js';
 import { User } from '../modules/sessions/user.entity.js';
+import { MergeApprover } from '../modules/merges/merge-approver.entity.js';
+import { MergeProposal } from '../modules/merges/merge-proposal.entity.js';
+import { ParentOrganizationRequest } from '../modules/organizations/parent-organization-request.entity.js';
 
 /** Every entity, listed explicitly (no globs: discovery must not depend on the file layout of dist/). */
 export const entities = [
@@ -19,4 +22,7 @@ export const entities = [
   Invitation,
   AuditEvent,
   OutboxMail,
+  ParentOrganizationRequest,
+  MergeProposal,
+  MergeApprover,
 ];

@@ -4,8 +4,17 @@ import { AuditResolver } from '../modules/audit/audit.resolver.js';
 import { MemberResolver } from '../modules/members/member.resolver.js';
 import { OrganizationResolver } from '../modules/organizations/organization.resolver.js';
 import { SessionResolver } from '../modules/sessions/session.resolver.js';
+import { MergeResolver } from '../modules/merges/merge.resolver.js';
+import { ParentOrganizationResolver } from '../modules/organizations/parent-organization.resolver.js';
 
-export const resolvers = [SessionResolver, OrganizationResolver, MemberResolver, AuditResolver] as const;
+export const resolvers = [
+  SessionResolver,
+  OrganizationResolver,
+  ParentOrganizationResolver,
+  MemberResolver,
+  MergeResolver,
+  AuditResolver,
+] as const;
 
 // Every subscription declares its own `subscribe` on the app's event bus (from the context); type-graphql
 // still insists on a pubSub, so it gets one that refuses use instead of a shared bus that would mix apps.

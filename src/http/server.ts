@@ -12,9 +12,11 @@ import { formatError } from '../graphql/errors.js';
 import { graphqlSchema } from '../graphql/schema.js';
 import { uuidv7 } from '../lib/ids.js';
 import { memberRoutes } from '../modules/members/member.routes.js';
+import { mergeRoutes } from '../modules/merges/merge.routes.js';
 import type { Services } from '../services.js';
 import { createMetrics } from './metrics.js';
-import { requestClient, sessionToken } from './session-cookie.js';
+import { requestScope } from './request-scope.js';
+import { sessionToken } from './session-cookie.js';
 
 export interface HttpServer {
   app: FastifyInstance;
@@ -92,16 +94,11 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
   await app.register(fastifyApollo(apollo), {
     path: '/graphql',
     method: ['GET', 'POST', 'OPTIONS'],
-    context: async (request, reply): Promise<Context> => {
-      const em = orm.em.fork();
-      const token = sessionToken(request.headers, request.cookies, config.session.cookieName);
-      const viewer = await services.sessions.authenticate(em, token);
-      return {
-        scope: { em, viewer, requestId: request.id, client: requestClient(request) },
-        services,
-        reply,
-      };
-    },
+    context: async (request, reply): Promise<Context> => ({
+      scope: await requestScope(services, request),
+      services,
+      reply,
+    }),
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -120,6 +117,7 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
     return metrics.registry.metrics();
   });
   memberRoutes(app, services);
+  mergeRoutes(app, services);
 
   return {
     app,

@@ -1,6 +1,7 @@
 // In-process event bus for live updates (GraphQL subscriptions). Services publish after their
 // transaction commits, so subscribers never see a change that was rolled back.
 import { createPubSub } from '@graphql-yoga/subscription';
+import type { MergeProposalStatus } from '../modules/merges/merge-proposal.entity.js';
 import type { MemberRole } from '../modules/organizations/roles.js';
 
 export enum MembershipChange {
@@ -21,7 +22,7 @@ export interface MembershipChangedEvent {
 
 export interface MergeProposalUpdatedEvent {
   proposalId: string;
-  status: string;
+  status: MergeProposalStatus;
   incomingApprovedAt: Date | null;
   targetApprovedAt: Date | null;
 }

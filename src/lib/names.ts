@@ -1,6 +1,7 @@
 // Canonical forms of domain names and e-mail addresses. Every comparison in the product (domain claims,
 // SSO routing, account lookup) runs on these forms, so each has exactly one function.
 import { domainToASCII } from 'node:url';
+import { DomainError } from './errors.js';
 
 export type NameProblem =
   'EMPTY' | 'TOO_LONG' | 'INVALID_CHARACTERS' | 'INVALID_LABEL' | 'SINGLE_LABEL' | 'IP_ADDRESS';
@@ -90,4 +91,14 @@ export function canonicalEmail(input: string): string {
 
 export function emailDomain(canonical: string): string {
   return canonical.slice(canonical.lastIndexOf('@') + 1);
+}
+
+/** canonicalEmail for user input: an invalid address is the business error INVALID_EMAIL on `field`. */
+export function parseEmail(raw: string, field = 'email'): string {
+  try {
+    return canonicalEmail(raw);
+  } catch (error) {
+    if (error instanceof InvalidEmailError) throw new DomainError('INVALID_EMAIL', error.message, [field]);
+    throw error;
+  }
 }

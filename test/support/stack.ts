@@ -14,6 +14,7 @@ import { dropDatabase, ensureDatabase } from '../../src/db/database.js';
 import { freePort } from '../../src/db/embedded.js';
 import type { Clock } from '../../src/lib/clock.js';
 import { createLogger } from '../../src/lib/logger.js';
+import type { StaffRole } from '../../src/modules/sessions/user.entity.js';
 import { LoginCodeRequestDocument, LoginCodeVerifyDocument } from '../generated/graphql.js';
 
 export interface GraphQLResult<T> {
@@ -38,6 +39,8 @@ export interface Stack {
   gqlOk<T, V>(document: TypedDocumentNode<T, V>, variables?: V, token?: string): Promise<T>;
   /** Signs in through the real flow: request a code, read it from the mail simulator, verify it. */
   signIn(email: string): Promise<{ token: string; userId: string }>;
+  /** Signs in a vendor employee with a staff role (granted as `npm run admin -- create-staff` does). */
+  signInStaff(email: string, role: StaffRole): Promise<{ token: string; userId: string }>;
   ws(token?: string): Client;
   close(): Promise<void>;
 }
@@ -119,6 +122,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       const signIn = verified.loginCodeVerify;
       if (!signIn.token || !signIn.user) throw new Error(JSON.stringify(signIn.userErrors));
       return { token: signIn.token, userId: signIn.user.id };
+    },
+    async signInStaff(email, role) {
+      await app.services.staff.grantRole(
+        { em: app.orm.em.fork(), viewer: null, requestId: 'test:staff' },
+        email,
+        role,
+      );
+      return stack.signIn(email);
     },
     ws(token) {
       const client = createClient({

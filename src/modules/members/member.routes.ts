@@ -3,7 +3,8 @@
 import type { FastifyInstance } from 'fastify';
 import { DomainError } from '../../lib/errors.js';
 import { page, escapeHtml } from '../../lib/html.js';
-import { requestClient, setSessionCookie } from '../../http/session-cookie.js';
+import { requestScope } from '../../http/request-scope.js';
+import { setSessionCookie } from '../../http/session-cookie.js';
 import type { Services } from '../../services.js';
 
 export function memberRoutes(app: FastifyInstance, services: Services): void {
@@ -23,13 +24,11 @@ export function memberRoutes(app: FastifyInstance, services: Services): void {
 
   app.post<{ Body: { token?: string } }>('/invitations/accept', async (request, reply) => {
     const token = typeof request.body?.token === 'string' ? request.body.token : '';
-    const em = services.orm.em.fork();
     reply.type('text/html; charset=utf-8');
     try {
-      const accepted = await services.members.acceptInvitation(
-        { em, viewer: null, requestId: request.id, client: requestClient(request) },
-        token,
-      );
+      // Accepting signs the invited address in, whoever was signed in before.
+      const scope = { ...(await requestScope(services, request)), viewer: null };
+      const accepted = await services.members.acceptInvitation(scope, token);
       setSessionCookie(reply, services.config.session, accepted.token, accepted.session.expiresAt);
       return page(
         'Invitation accepted',

@@ -6,7 +6,7 @@ import { addSeconds, type Clock } from '../../lib/clock.js';
 import { DomainError, notFound } from '../../lib/errors.js';
 import { type EventBus, MembershipChange } from '../../lib/events.js';
 import { isUuid } from '../../lib/ids.js';
-import { canonicalEmail, InvalidEmailError } from '../../lib/names.js';
+import { parseEmail } from '../../lib/names.js';
 import { paginate, type PageRequest } from '../../lib/page.js';
 import type { Scope } from '../../lib/scope.js';
 import { randomToken, sha256 } from '../../lib/secrets.js';
@@ -53,14 +53,7 @@ export class MemberService {
   }
 
   async invite(scope: Scope, organizationId: string, input: MemberInviteInput): Promise<Invitation> {
-    let email: string;
-    try {
-      email = canonicalEmail(input.email);
-    } catch (error) {
-      if (error instanceof InvalidEmailError)
-        throw new DomainError(MemberErrorCode.INVALID_EMAIL, error.message, ['email']);
-      throw error;
-    }
+    const email = parseEmail(input.email);
     const invitation = await scope.em.transactional(async (em) => {
       const { organization, membership: own } = await this.access.requireAdmin(scope, organizationId, {
         em,

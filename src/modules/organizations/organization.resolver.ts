@@ -1,7 +1,8 @@
-import { Arg, Args, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { ConnectionArgs, toConnection } from '../../graphql/connection.js';
 import type { Context } from '../../graphql/context.js';
 import { mutate } from '../../graphql/errors.js';
+import { OrganizationSummaryType, ParentOrganizationType } from './parent-organization.types.js';
 import { CREATOR_ROLE } from './roles.js';
 import {
   OrganizationConnection,
@@ -10,8 +11,33 @@ import {
   OrganizationType,
 } from './organization.types.js';
 
-@Resolver()
+@Resolver(() => OrganizationType)
 export class OrganizationResolver {
+  @FieldResolver(() => ParentOrganizationType, {
+    nullable: true,
+    description:
+      'The parent holding the identity settings; null for an API_CONSOLE organization without one.',
+  })
+  async parentOrganization(
+    @Root() organization: OrganizationType,
+    @Ctx() ctx: Context,
+  ): Promise<ParentOrganizationType | null> {
+    if (!organization.parentOrganizationId) return null;
+    return ParentOrganizationType.from(
+      await ctx.services.parents.get(ctx.scope, organization.parentOrganizationId),
+    );
+  }
+
+  @Query(() => OrganizationSummaryType, {
+    description: 'Looks an organization up by slug; staff only (account managers and sales need its id).',
+  })
+  async staffOrganizationLookup(
+    @Arg('slug') slug: string,
+    @Ctx() ctx: Context,
+  ): Promise<OrganizationSummaryType> {
+    return OrganizationSummaryType.from(await ctx.services.organizations.findForStaff(ctx.scope, slug));
+  }
+
   @Query(() => OrganizationType, { description: 'An organization the caller belongs to.' })
   async organization(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<OrganizationType> {
     const { organization, membership } = await ctx.services.organizations.get(ctx.scope, id);

@@ -1,7 +1,7 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../../lib/clock.js';
-import { DomainError } from '../../lib/errors.js';
+import { DomainError, forbidden, notFound } from '../../lib/errors.js';
 import { paginate, type PageRequest } from '../../lib/page.js';
 import type { Scope } from '../../lib/scope.js';
 import type { AuditService } from '../audit/audit.service.js';
@@ -127,5 +127,14 @@ export class OrganizationService {
     return paginate(scope.em, Membership, { user: viewer.userId, removedAt: null }, page, {
       populate: ['organization'],
     });
+  }
+
+  /** Staff (account managers, sales) find an organization by slug to act on it. */
+  async findForStaff(scope: Scope, slug: string): Promise<Organization> {
+    const viewer = this.access.requireViewer(scope);
+    if (!viewer.staffRole) throw forbidden('Only staff can look organizations up.');
+    const organization = await scope.em.findOne(Organization, { slug: slug.trim().toLowerCase() });
+    if (!organization) throw notFound('Organization');
+    return organization;
   }
 }

@@ -39,6 +39,9 @@ export class OrganizationType {
   @Field()
   createdAt!: Date;
 
+  /** Resolved by OrganizationResolver.parentOrganization. */
+  parentOrganizationId!: string | null;
+
   static from(organization: Organization, viewerRole: MemberRole): OrganizationType {
     return {
       id: organization.id,
@@ -47,6 +50,7 @@ export class OrganizationType {
       kind: organization.kind,
       viewerRole,
       createdAt: organization.createdAt,
+      parentOrganizationId: organization.parent?.id ?? null,
     };
   }
 }

@@ -5,7 +5,7 @@ import type { Config } from '../../config/config.js';
 import { addSeconds, type Clock } from '../../lib/clock.js';
 import { AccessError, DomainError, notFound } from '../../lib/errors.js';
 import { isUuid } from '../../lib/ids.js';
-import { canonicalEmail, InvalidEmailError } from '../../lib/names.js';
+import { parseEmail } from '../../lib/names.js';
 import { paginate, type PageRequest } from '../../lib/page.js';
 import type { Scope, Viewer } from '../../lib/scope.js';
 import { constantTimeEqual, randomDigits, randomToken, sha256 } from '../../lib/secrets.js';
@@ -25,16 +25,6 @@ export interface IssuedSession {
   token: string;
   session: Session;
   user: User;
-}
-
-export function parseEmail(raw: string, field = 'email'): string {
-  try {
-    return canonicalEmail(raw);
-  } catch (error) {
-    if (error instanceof InvalidEmailError)
-      throw new DomainError(SessionErrorCode.INVALID_EMAIL, error.message, [field]);
-    throw error;
-  }
 }
 
 export class SessionService {

@@ -3,7 +3,7 @@
 // and its audit event commit together.
 import type { Clock } from '../../lib/clock.js';
 import { DomainError } from '../../lib/errors.js';
-import { canonicalEmail, InvalidEmailError } from '../../lib/names.js';
+import { parseEmail } from '../../lib/names.js';
 import type { Scope } from '../../lib/scope.js';
 import { ActorType } from '../audit/audit-event.entity.js';
 import type { AuditService } from '../audit/audit.service.js';
@@ -23,19 +23,6 @@ export interface StaffGrant {
   previousRole: StaffRole | null;
   /** False when the account already had this role: nothing was written, nothing audited. */
   changed: boolean;
-}
-
-/** The canonical address, or INVALID_EMAIL naming what is wrong with it. */
-export function parseStaffEmail(raw: string): string {
-  try {
-    return canonicalEmail(raw);
-  } catch (error) {
-    if (error instanceof InvalidEmailError)
-      throw new DomainError(StaffErrorCode.INVALID_EMAIL, `Invalid e-mail "${raw}": ${error.message}`, [
-        'email',
-      ]);
-    throw error;
-  }
 }
 
 /** Exactly one of the StaffRole names (case-sensitive, as the schema spells them), or INVALID_ROLE. */
@@ -66,7 +53,7 @@ export class StaffService {
     rawEmail: string,
     rawRole: string,
   ): Promise<StaffGrant> {
-    const email = parseStaffEmail(rawEmail);
+    const email = parseEmail(rawEmail);
     const role = parseStaffRole(rawRole);
     return scope.em.transactional(async (em) => {
       // Two grants for one new address would otherwise both try to insert it.
