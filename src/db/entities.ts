@@ -1,4 +1,5 @@
 import { OutboxMail } from '../mail/outbox-mail.entity.js';
+import { Domain } from '../modules/domains/domain.entity.js';
 import { AuditEvent } from '../modules/audit/audit-event.entity.js';
 import { Invitation } from '../modules/members/invitation.entity.js';
 import { Membership } from '../modules/members/membership.entity.js';
@@ -25,4 +26,5 @@ export const entities = [
   ParentOrganizationRequest,
   MergeProposal,
   MergeApprover,
+  Domain,
 ];

@@ -1,4 +1,4 @@
-import { Entity, Enum, Index, ManyToOne, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
+import { Entity, Enum, Index, ManyToOne, OptionalProps, PrimaryKey, Property, Unique } from '@mikro-orm/core';
 import { uuidv7 } from '../../lib/ids.js';
 import { Organization } from '../organizations/organization.entity.js';
 import { ParentOrganization } from '../organizations/parent-organization.entity.js';
@@ -21,6 +21,10 @@ export enum MergeSide {
 /** A staff-proposed link of an organization to a parent, completed by one approval from each side. */
 @Entity({ tableName: 'merge_proposals' })
 @Index({ properties: ['status', 'id'] })
+@Unique({
+  name: 'merge_proposals_one_pending',
+  expression: `create unique index "merge_proposals_one_pending" on "merge_proposals" ("incoming_organization_id") where "status" = 'PENDING'`,
+})
 export class MergeProposal {
   [OptionalProps]?:
     | 'status'

@@ -1,4 +1,4 @@
-import { Entity, Enum, Index, ManyToOne, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
+import { Entity, Enum, Index, ManyToOne, OptionalProps, PrimaryKey, Property, Unique } from '@mikro-orm/core';
 import { uuidv7 } from '../../lib/ids.js';
 import { User } from '../sessions/user.entity.js';
 import { Organization } from './organization.entity.js';
@@ -13,6 +13,10 @@ export enum ParentOrganizationRequestStatus {
 /** An admin's "contact sales" request for a parent organization; staff with role SALES decide it. */
 @Entity({ tableName: 'parent_organization_requests' })
 @Index({ properties: ['status', 'id'] })
+@Unique({
+  name: 'parent_organization_requests_one_pending',
+  expression: `create unique index "parent_organization_requests_one_pending" on "parent_organization_requests" ("organization_id") where "status" = 'PENDING'`,
+})
 export class ParentOrganizationRequest {
   [OptionalProps]?: 'status' | 'decidedAt' | 'decidedBy' | 'decisionNote' | 'parent' | 'message';
 
