@@ -33,6 +33,7 @@ export interface App {
 
 export const MAIL_QUEUE = 'mail.deliver';
 export const MERGE_EXPIRY_QUEUE = 'merge.expire';
+export const DOMAIN_CHECK_QUEUE = 'domains.check';
 const MIGRATION_LOCK = 72_707_101;
 
 /** Applies pending migrations; an advisory lock keeps instances that start together from racing. */
@@ -61,6 +62,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   try {
     await migrate(orm, databaseUrl);
     const jobs = new Jobs(databaseUrl, config.jobPollSeconds, logger);
+    const secondsUntil = (date: Date) => Math.max(0, (date.getTime() - clock.now().getTime()) / 1000);
     const services = createServices({
       config,
       clock,
@@ -74,7 +76,16 @@ export async function createApp(options: AppOptions): Promise<App> {
         cron: '* * * * *',
         run: async () => {
           const result = await deliverDueMail(orm, mailer, clock, config.mail, logger);
-          if (result.retryAt) await jobs.trigger(MAIL_QUEUE, result.retryAt);
+          if (result.retryAt) await jobs.trigger(MAIL_QUEUE, secondsUntil(result.retryAt));
+        },
+      },
+      {
+        queue: DOMAIN_CHECK_QUEUE,
+        cron: '* * * * *',
+        run: async () => {
+          const next = await services.domains.checkDue(orm.em.fork());
+          // Pending claims want checks every 30 s early on, more often than the cron's minute.
+          if (next && secondsUntil(next) < 60) await jobs.trigger(DOMAIN_CHECK_QUEUE, secondsUntil(next));
         },
       },
       {

@@ -12,6 +12,9 @@ import { OrganizationAccess } from './modules/organizations/organization.access.
 import { OrganizationService } from './modules/organizations/organization.service.js';
 import { SessionService } from './modules/sessions/session.service.js';
 import { StaffService } from './modules/sessions/staff.service.js';
+import { DomainMembershipService } from './modules/domains/domain-membership.service.js';
+import { dnsTxtResolver } from './modules/domains/dns-resolver.js';
+import { DomainService } from './modules/domains/domain.service.js';
 import { MergeService } from './modules/merges/merge.service.js';
 import { ParentOrganizationService } from './modules/organizations/parent-organization.service.js';
 
@@ -30,6 +33,8 @@ export interface Services {
   parents: ParentOrganizationService;
   merges: MergeService;
   staff: StaffService;
+  domainMemberships: DomainMembershipService;
+  domains: DomainService;
 }
 
 export function createServices(deps: {
@@ -50,5 +55,22 @@ export function createServices(deps: {
   const parents = new ParentOrganizationService(clock, outbox, audit, access);
   const merges = new MergeService(config, clock, outbox, audit, access, events);
   const staff = new StaffService(clock, audit);
-  return { ...deps, events, outbox, access, audit, sessions, organizations, members, parents, merges, staff };
+  const domainMemberships = new DomainMembershipService(access);
+  const resolver = dnsTxtResolver(config.dnsServers, { timeoutMs: config.dnsTimeoutMs });
+  const domains = new DomainService(config, clock, outbox, audit, access, events, resolver);
+  return {
+    ...deps,
+    events,
+    outbox,
+    access,
+    audit,
+    sessions,
+    organizations,
+    members,
+    parents,
+    merges,
+    staff,
+    domains,
+    domainMemberships,
+  };
 }

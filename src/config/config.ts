@@ -56,6 +56,43 @@ export const environmentSchema = z.object({
     .describe(
       'Comma-separated DNS servers (host:port) for domain verification; the DNS simulator by default.',
     ),
+  DNS_TIMEOUT_MS: positiveInt
+    .default(2000)
+    .describe('Timeout of one DNS query of a domain check (a timeout never counts as absence).'),
+  DOMAIN_REFRESH_MIN_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(5)
+    .describe('Least time between two checks of one domain asked for by domainRefresh.'),
+  SECRET_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9+/_=-]{43,}$/, 'at least 32 random bytes, base64 or base64url')
+    .optional()
+    .describe(
+      'Key that encrypts secrets at rest (OIDC client secrets). Required in production; a fixed development key otherwise.',
+    ),
+  SAML_CLOCK_SKEW_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(300)
+    .default(60)
+    .describe('Clock skew tolerated on SAML time bounds.'),
+  SAML_MAX_RESPONSE_BYTES: positiveInt
+    .default(256 * 1024)
+    .describe('Largest SAML response accepted at the ACS.'),
+  SSO_ALLOW_PRIVATE_METADATA_URLS: bool
+    .default(false)
+    .describe(
+      'Allow IdP metadata URLs on loopback and private addresses (the bundled IdP simulator); never in production.',
+    ),
+  GOOGLE_ISSUER: z
+    .url()
+    .optional()
+    .describe('OpenID issuer of Google sign-in (the IdP simulator stands in for it locally).'),
+  GOOGLE_CLIENT_ID: z.string().optional().describe('OAuth client id for Google sign-in.'),
+  GOOGLE_CLIENT_SECRET: z.string().optional().describe('OAuth client secret for Google sign-in.'),
   BRAND: z
     .string()
     .regex(/^[a-z][a-z0-9-]{1,30}$/, 'lower-case letters, digits and dashes')
@@ -101,6 +138,11 @@ export const environmentSchema = z.object({
 
 export type Environment = z.infer<typeof environmentSchema>;
 
+/** Outside production only: secrets encrypted with it are as good as plain text, which is fine for a demo. */
+const DEVELOPMENT_SECRET_KEY = Buffer.from(
+  'console-identity-development-key-do-not-use-in-prod'.slice(0, 32),
+);
+
 export interface Config {
   env: Environment['NODE_ENV'];
   host: string;
@@ -112,6 +154,12 @@ export interface Config {
   smtp: { host: string; port: number; secure: boolean; user?: string; password?: string };
   mail: { from: string; retryBaseSeconds: number; retryMaxSeconds: number };
   dnsServers: string[];
+  dnsTimeoutMs: number;
+  domainRefreshMinSeconds: number;
+  secretKey: Buffer;
+  saml: { clockSkewSeconds: number; maxResponseBytes: number };
+  sso: { allowPrivateMetadataUrls: boolean };
+  google?: { issuer: string; clientId: string; clientSecret: string };
   brand: string;
   groupPrefix: string;
   session: { ttlSeconds: number; cookieName: string; cookieSecure: boolean };
@@ -144,6 +192,17 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const e = parsed.data;
+  if (!e.SECRET_KEY && e.NODE_ENV === 'production')
+    throw new ConfigError(['SECRET_KEY: required in production']);
+  if (e.SSO_ALLOW_PRIVATE_METADATA_URLS && e.NODE_ENV === 'production') {
+    throw new ConfigError(['SSO_ALLOW_PRIVATE_METADATA_URLS: not allowed in production']);
+  }
+  const google = [e.GOOGLE_ISSUER, e.GOOGLE_CLIENT_ID, e.GOOGLE_CLIENT_SECRET];
+  if (google.some(Boolean) && !google.every(Boolean)) {
+    throw new ConfigError([
+      'GOOGLE_ISSUER: GOOGLE_ISSUER, GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET go together',
+    ]);
+  }
   const publicUrl = (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
   const dnsServers = e.DNS_SERVERS.split(',')
     .map((s) => s.trim())
@@ -169,6 +228,15 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       retryMaxSeconds: e.MAIL_RETRY_MAX_SECONDS,
     },
     dnsServers,
+    dnsTimeoutMs: e.DNS_TIMEOUT_MS,
+    domainRefreshMinSeconds: e.DOMAIN_REFRESH_MIN_SECONDS,
+    secretKey: e.SECRET_KEY ? Buffer.from(e.SECRET_KEY, 'base64') : DEVELOPMENT_SECRET_KEY,
+    saml: { clockSkewSeconds: e.SAML_CLOCK_SKEW_SECONDS, maxResponseBytes: e.SAML_MAX_RESPONSE_BYTES },
+    sso: { allowPrivateMetadataUrls: e.SSO_ALLOW_PRIVATE_METADATA_URLS },
+    google:
+      e.GOOGLE_ISSUER && e.GOOGLE_CLIENT_ID && e.GOOGLE_CLIENT_SECRET
+        ? { issuer: e.GOOGLE_ISSUER, clientId: e.GOOGLE_CLIENT_ID, clientSecret: e.GOOGLE_CLIENT_SECRET }
+        : undefined,
     brand: e.BRAND,
     groupPrefix: e.GROUP_PREFIX,
     session: {

@@ -5,6 +5,8 @@ import { MemberResolver } from '../modules/members/member.resolver.js';
 import { OrganizationResolver } from '../modules/organizations/organization.resolver.js';
 import { SessionResolver } from '../modules/sessions/session.resolver.js';
 import { MergeResolver } from '../modules/merges/merge.resolver.js';
+import { DomainMembershipResolver } from '../modules/domains/domain-membership.resolver.js';
+import { DomainResolver } from '../modules/domains/domain.resolver.js';
 import { ParentOrganizationResolver } from '../modules/organizations/parent-organization.resolver.js';
 
 export const resolvers = [
@@ -13,6 +15,8 @@ export const resolvers = [
   ParentOrganizationResolver,
   MemberResolver,
   MergeResolver,
+  DomainMembershipResolver,
+  DomainResolver,
   AuditResolver,
 ] as const;
 

@@ -1,5 +1,6 @@
 // The HTTP face of one app: GraphQL over HTTP (Apollo) and WebSocket (graphql-ws) on /graphql, the
 // protocol routes of each module, and the operations endpoints (/healthz, /readyz, /metrics).
+import { randomUUID } from 'node:crypto';
 import { ApolloServer } from '@apollo/server';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import fastifyCookie from '@fastify/cookie';
@@ -13,6 +14,7 @@ import { graphqlSchema } from '../graphql/schema.js';
 import { uuidv7 } from '../lib/ids.js';
 import { memberRoutes } from '../modules/members/member.routes.js';
 import { mergeRoutes } from '../modules/merges/merge.routes.js';
+import { domainMembershipRoutes } from '../modules/domains/domain-membership.routes.js';
 import type { Services } from '../services.js';
 import { createMetrics } from './metrics.js';
 import { requestScope } from './request-scope.js';
@@ -36,6 +38,23 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
   await app.register(fastifyFormbody, { bodyLimit: 64 * 1024 });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+  // Client errors (bad body, wrong content type) keep their message; anything else is masked like in GraphQL.
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status < 500) {
+      reply.code(status).send({ error: { code: error.code ?? 'BAD_REQUEST', message: error.message } });
+      return;
+    }
+    const errorId = randomUUID();
+    request.log.error({ errorId, err: error }, 'unexpected error in HTTP route');
+    reply.code(500).send({
+      error: {
+        code: 'INTERNAL_SERVER_ERROR',
+        message: `Internal error. Quote this id to support: ${errorId}`,
+        errorId,
+      },
+    });
   });
 
   const schema = await graphqlSchema();
@@ -118,6 +137,7 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
   });
   memberRoutes(app, services);
   mergeRoutes(app, services);
+  domainMembershipRoutes(app, services);
 
   return {
     app,

@@ -45,10 +45,13 @@ export class Jobs {
     }
   }
 
-  /** Asks for a run of `queue` now, or at `startAfter`. */
-  async trigger(queue: string, startAfter?: Date): Promise<void> {
+  /**
+   * Asks for a run of `queue` now, or in `afterSeconds` (relative, because the app's clock may be a test
+   * clock while pg-boss schedules by the database's).
+   */
+  async trigger(queue: string, afterSeconds = 0): Promise<void> {
     if (!this.started) return;
-    await this.boss.send(queue, {}, startAfter ? { startAfter } : {});
+    await this.boss.send(queue, {}, afterSeconds > 0 ? { startAfter: Math.ceil(afterSeconds) } : {});
   }
 
   async stop(): Promise<void> {

@@ -27,7 +27,18 @@ export interface MergeProposalUpdatedEvent {
   targetApprovedAt: Date | null;
 }
 
+export interface DomainStatusChangedEvent {
+  parentOrganizationId: string;
+  domainId: string;
+  name: string;
+  /** A DomainStatus, or REMOVED. */
+  status: string;
+  lastCheckOutcome: string | null;
+  occurredAt: Date;
+}
+
 export type EventTopics = {
+  DOMAIN_STATUS_CHANGED: [parentOrganizationId: string, event: DomainStatusChangedEvent];
   MEMBERSHIP_CHANGED: [organizationId: string, event: MembershipChangedEvent];
   MERGE_PROPOSAL_UPDATED: [proposalId: string, event: MergeProposalUpdatedEvent];
 };

@@ -80,4 +80,10 @@ export const mailTemplates = {
       `Both sides approved: ${incomingName} now shares the identity settings of ${targetName}.`,
       'Its admins can open the Identity settings page and enable features such as Advanced Group Mappings.',
     ]),
+
+  domainUnverified: (domain: string, recordName: string): MailContent =>
+    withHtml(`${domain} is no longer verified`, [
+      `The verification record of ${domain} (${recordName}) was missing on three checks over three days, so ${domain} is no longer verified.`,
+      'Sign-ins by its addresses are no longer routed to your SSO; accounts stay as they are. To verify it again, restart the claim and publish the new record.',
+    ]),
 };

@@ -3,6 +3,7 @@ import type { Clock } from '../../lib/clock.js';
 import { paginate, type PageRequest } from '../../lib/page.js';
 import type { Scope } from '../../lib/scope.js';
 import type { OrganizationAccess } from '../organizations/organization.access.js';
+import { Organization } from '../organizations/organization.entity.js';
 import { ActorType, AuditEvent } from './audit-event.entity.js';
 
 export interface AuditEntry {
@@ -40,6 +41,23 @@ export class AuditService {
     });
     em.persist(event);
     return event;
+  }
+
+  /**
+   * A parent-level change (domains, SSO, merges) in the log of every organization of the parent, plus
+   * `alsoOrganizationIds` (for example a merge's incoming organization), one event each.
+   */
+  async recordForParent(
+    em: EntityManager,
+    scope: Pick<Scope, 'viewer' | 'requestId'>,
+    parentOrganizationId: string,
+    entry: AuditEntry,
+    alsoOrganizationIds: string[] = [],
+  ): Promise<void> {
+    const organizations = await em.find(Organization, { parent: parentOrganizationId }, { fields: ['id'] });
+    const ids = new Set([...alsoOrganizationIds, ...organizations.map((o) => o.id)]);
+    for (const organizationId of ids)
+      this.record(em, scope, { ...entry, organizationId, parentOrganizationId });
   }
 
   /** An organization's audit log, newest first; its admins only. */

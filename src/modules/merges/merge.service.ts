@@ -16,6 +16,7 @@ import type { MailOutbox } from '../../mail/outbox.js';
 import { mailTemplates } from '../../mail/templates.js';
 import { ActorType } from '../audit/audit-event.entity.js';
 import type { AuditEntry, AuditService } from '../audit/audit.service.js';
+import { Domain, DomainStatus } from '../domains/domain.entity.js';
 import { Membership } from '../members/membership.entity.js';
 import type { OrganizationAccess } from '../organizations/organization.access.js';
 import { Organization } from '../organizations/organization.entity.js';
@@ -62,6 +63,7 @@ export class MergeService {
           ['incomingOrganizationId'],
         );
       }
+      await this.assertNothingOrphaned(em, incoming);
       const now = this.clock.now();
       const proposal = new MergeProposal(
         incoming,
@@ -276,6 +278,7 @@ export class MergeService {
         'The incoming organization changed parent since this proposal was sent.',
       );
     }
+    await this.assertNothingOrphaned(em, incoming);
     const now = this.clock.now();
     incoming.parent = proposal.targetParent;
     incoming.updatedAt = now;
@@ -304,6 +307,26 @@ export class MergeService {
     const approvers = await em.find(MergeApprover, { proposal }, { populate: ['user'] });
     for (const email of new Set(approvers.map((a) => a.user.email))) {
       this.outbox.enqueue(em, email, mailTemplates.mergeCompleted(incoming.name, proposal.targetParent.name));
+    }
+  }
+
+  /**
+   * Moving an organization away from a parent that holds verified domains would strand that identity setup
+   * (its captured addresses would keep routing to a parent the organization left): it must go first.
+   */
+  private async assertNothingOrphaned(em: EntityManager, incoming: Organization): Promise<void> {
+    if (!incoming.parent) return;
+    const verified = await em.find(
+      Domain,
+      { parent: incoming.parent.id, status: DomainStatus.VERIFIED },
+      { fields: ['name'] },
+    );
+    if (verified.length > 0) {
+      throw new DomainError(
+        MergeErrorCode.PARENT_HAS_IDENTITY_SETTINGS,
+        `The organization's current parent holds verified domains (${verified.map((d) => d.name).join(', ')}): remove them first.`,
+        ['incomingOrganizationId'],
+      );
     }
   }
 
@@ -347,25 +370,15 @@ export class MergeService {
   }
 
   /** One audit event in the log of every organization involved: the incoming one and those of the target parent. */
-  private async recordOnBothSides(
+  private recordOnBothSides(
     em: EntityManager,
     scope: Pick<Scope, 'viewer' | 'requestId'>,
     proposal: MergeProposal,
     entry: AuditEntry,
   ): Promise<void> {
-    const targetOrganizations = await em.find(
-      Organization,
-      { parent: proposal.targetParent.id },
-      { fields: ['id'] },
-    );
-    const ids = new Set([proposal.incomingOrganization.id, ...targetOrganizations.map((o) => o.id)]);
-    for (const organizationId of ids) {
-      this.audit.record(em, scope, {
-        ...entry,
-        organizationId,
-        parentOrganizationId: proposal.targetParent.id,
-      });
-    }
+    return this.audit.recordForParent(em, scope, proposal.targetParent.id, entry, [
+      proposal.incomingOrganization.id,
+    ]);
   }
 
   private publish(proposal: MergeProposal): void {

@@ -1,0 +1,481 @@
+// Domain capture. A parent claims a name and publishes a TXT record; checks read it through the resolver
+// port and apply the outcome in a transaction that first takes an advisory lock on the registrable domain,
+// so every verification on or under one registrable domain is decided one at a time: of two parents
+// verifying the same name at once, exactly one wins. A DNS failure is never taken for an absent record.
+import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Config } from '../../config/config.js';
+import { addSeconds, type Clock } from '../../lib/clock.js';
+import { AccessError, DomainError, notFound } from '../../lib/errors.js';
+import type { EventBus } from '../../lib/events.js';
+import { isUuid } from '../../lib/ids.js';
+import { paginate, type PageRequest } from '../../lib/page.js';
+import type { Scope } from '../../lib/scope.js';
+import { constantTimeEqual, randomToken } from '../../lib/secrets.js';
+import type { MailOutbox } from '../../mail/outbox.js';
+import { mailTemplates } from '../../mail/templates.js';
+import { ActorType } from '../audit/audit-event.entity.js';
+import type { AuditEntry, AuditService } from '../audit/audit.service.js';
+import { Membership } from '../members/membership.entity.js';
+import type { OrganizationAccess } from '../organizations/organization.access.js';
+import { IDENTITY_ADMIN_ROLES, OrganizationKind } from '../organizations/roles.js';
+import type { TxtLookup, TxtResolver } from './dns-resolver.js';
+import { DnsCheckOutcome, Domain, DomainStatus } from './domain.entity.js';
+import { DomainErrorCode } from './domain.errors.js';
+import { isWithin, parseClaimableDomain } from './domain-name.js';
+
+const DAY = 24 * 3600;
+/** A pending claim lives 7 days; then it needs a new token. */
+export const CLAIM_WINDOW_SECONDS = 7 * DAY;
+/** Pending claims are checked every 30 seconds for their first 10 minutes (DNS propagation), then less often. */
+const EARLY_PHASE_SECONDS = 600;
+const EARLY_INTERVAL_SECONDS = 30;
+const MAX_PENDING_INTERVAL_SECONDS = 3600;
+/** A verified domain is re-checked daily; it loses verification after this many definite absences... */
+const ABSENCES_TO_UNVERIFY = 3;
+/** ...spanning at least this long. */
+const ABSENCE_SPAN_SECONDS = 72 * 3600;
+const MAX_PENDING_PER_PARENT = 50;
+/** How long a background check owns the domains it claimed before another instance may take them. */
+const CHECK_LEASE_SECONDS = 60;
+
+export interface TxtInstructions {
+  recordName: string;
+  recordValue: string;
+}
+
+interface CheckResult {
+  domain: Domain;
+  changed: boolean;
+  /** Other parents' claims blocked or unblocked by this change, published with it. */
+  others: Domain[];
+}
+
+export class DomainService {
+  constructor(
+    private readonly config: Pick<Config, 'brand' | 'domainRefreshMinSeconds'>,
+    private readonly clock: Clock,
+    private readonly outbox: MailOutbox,
+    private readonly audit: AuditService,
+    private readonly access: OrganizationAccess,
+    private readonly events: EventBus,
+    private readonly resolver: TxtResolver,
+  ) {}
+
+  /** The TXT record to publish: on the claimed name itself, so a subdomain's record sits on the subdomain. */
+  instructions(domain: Pick<Domain, 'name' | 'verificationToken'>): TxtInstructions {
+    return {
+      recordName: `_${this.config.brand}-challenge.${domain.name}`,
+      recordValue: `${this.config.brand}-domain-verification=${domain.verificationToken}`,
+    };
+  }
+
+  claimExpiresAt(domain: Domain): Date {
+    return addSeconds(domain.claimStartedAt, CLAIM_WINDOW_SECONDS);
+  }
+
+  async list(scope: Scope, parentId: string, page: PageRequest) {
+    await this.access.requireParentAdmin(scope, parentId);
+    return paginate(scope.em, Domain, { parent: parentId }, page);
+  }
+
+  async get(scope: Scope, domainId: string): Promise<Domain> {
+    return this.requireDomain(scope, domainId, scope.em);
+  }
+
+  async add(scope: Scope, parentId: string, rawName: string): Promise<Domain> {
+    const { name } = parseClaimableDomain(rawName);
+    const domain = await scope.em.transactional(async (em) => {
+      const parent = await this.access.requireParentAdmin(scope, parentId, { em });
+      const pending = await em.count(Domain, { parent, status: DomainStatus.PENDING });
+      if (pending >= MAX_PENDING_PER_PARENT) {
+        throw new DomainError(
+          DomainErrorCode.TOO_MANY_PENDING,
+          `A parent can have at most ${MAX_PENDING_PER_PARENT} pending claims.`,
+        );
+      }
+      if (await this.conflictingVerified(em, parent.id, name)) throw conflict(name);
+      const domain = new Domain(parent, name, randomToken(32), this.clock.now());
+      em.persist(domain);
+      await this.audit.recordForParent(em, scope, parent.id, {
+        action: 'domain.added',
+        targetType: 'Domain',
+        targetId: domain.id,
+        after: { name, status: domain.status },
+      });
+      try {
+        await em.flush();
+      } catch (error) {
+        if (error instanceof UniqueConstraintViolationException) {
+          throw new DomainError(
+            DomainErrorCode.DOMAIN_ALREADY_ADDED,
+            `${name} is already added to this parent.`,
+            ['name'],
+          );
+        }
+        throw error;
+      }
+      return domain;
+    });
+    this.publish(domain);
+    return domain;
+  }
+
+  /** The guide's button next to "Pending": checks the record now. */
+  async refresh(scope: Scope, domainId: string): Promise<Domain> {
+    const domain = await this.requireDomain(scope, domainId, scope.em);
+    if (domain.status === DomainStatus.FAILED || domain.status === DomainStatus.UNVERIFIED) {
+      throw new DomainError(DomainErrorCode.CLAIM_EXPIRED, 'This claim needs a new token: restart it.');
+    }
+    const now = this.clock.now();
+    if (
+      domain.lastCheckedAt &&
+      domain.lastCheckedAt > addSeconds(now, -this.config.domainRefreshMinSeconds)
+    ) {
+      throw new AccessError('RATE_LIMITED', 'This domain was checked a moment ago; try again shortly.', {
+        retryAfterSeconds: this.config.domainRefreshMinSeconds,
+      });
+    }
+    const { domain: checked } = await this.check(scope, domain, { interactive: true });
+    return checked;
+  }
+
+  /** A new token and a new 7-day window for a FAILED, UNVERIFIED or BLOCKED claim; the old token is dead. */
+  async restart(scope: Scope, domainId: string): Promise<Domain> {
+    const domain = await scope.em.transactional(async (em) => {
+      const domain = await this.requireDomain(scope, domainId, em, true);
+      if (domain.status === DomainStatus.PENDING || domain.status === DomainStatus.VERIFIED) {
+        throw new DomainError(
+          DomainErrorCode.CLAIM_ACTIVE,
+          `The claim is ${domain.status.toLowerCase()}: nothing to restart.`,
+        );
+      }
+      if (await this.conflictingVerified(em, domain.parent.id, domain.name)) throw conflict(domain.name);
+      const before = { status: domain.status };
+      const now = this.clock.now();
+      domain.verificationToken = randomToken(32);
+      domain.claimStartedAt = now;
+      domain.nextCheckAt = now;
+      domain.absentChecks = 0;
+      domain.absentSince = null;
+      this.setStatus(domain, DomainStatus.PENDING, now);
+      await this.audit.recordForParent(em, scope, domain.parent.id, {
+        action: 'domain.restarted',
+        targetType: 'Domain',
+        targetId: domain.id,
+        before,
+        after: { status: DomainStatus.PENDING },
+      });
+      return domain;
+    });
+    this.publish(domain);
+    return domain;
+  }
+
+  async remove(scope: Scope, domainId: string): Promise<Domain> {
+    const { domain, others } = await scope.em.transactional(async (em) => {
+      const domain = await this.requireDomain(scope, domainId, em, true);
+      await this.audit.recordForParent(em, scope, domain.parent.id, {
+        action: 'domain.removed',
+        targetType: 'Domain',
+        targetId: domain.id,
+        before: { name: domain.name, status: domain.status },
+      });
+      const wasVerified = domain.status === DomainStatus.VERIFIED;
+      em.remove(domain);
+      return { domain, others: wasVerified ? await this.unblockOthers(em, scope, domain) : [] };
+    });
+    this.publish(domain, 'REMOVED');
+    for (const other of others) this.publish(other);
+    return domain;
+  }
+
+  /**
+   * Background work: checks due pending and verified domains (claimed with SKIP LOCKED and a lease, so
+   * two instances never check one domain at once) and fails pending claims past their window. Returns
+   * the earliest next check, to schedule the next run.
+   */
+  async checkDue(em: EntityManager, limit = 50): Promise<Date | null> {
+    const now = this.clock.now();
+    const claimed = await em.transactional(async (tx) => {
+      const due = await tx.find(
+        Domain,
+        { status: { $in: [DomainStatus.PENDING, DomainStatus.VERIFIED] }, nextCheckAt: { $lte: now } },
+        { lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE, limit, orderBy: { nextCheckAt: 'asc' } },
+      );
+      for (const domain of due) domain.nextCheckAt = addSeconds(now, CHECK_LEASE_SECONDS);
+      return due;
+    });
+    const scope: Scope = { em, viewer: null, requestId: 'job:domains.check' };
+    for (const domain of claimed) {
+      await this.check({ ...scope, em: em.fork() }, domain, { interactive: false }).catch(() => undefined);
+    }
+    const next = await em
+      .fork()
+      .findOne(
+        Domain,
+        { status: { $in: [DomainStatus.PENDING, DomainStatus.VERIFIED] } },
+        { orderBy: { nextCheckAt: 'asc' }, fields: ['nextCheckAt'] },
+      );
+    return next?.nextCheckAt ?? null;
+  }
+
+  /**
+   * One check: the DNS lookup outside any transaction, then the outcome applied under the registrable
+   * domain's lock to the row as it is then (a restart or removal in between wins).
+   */
+  private async check(scope: Scope, seen: Domain, options: { interactive: boolean }): Promise<CheckResult> {
+    const expired = seen.status === DomainStatus.PENDING && this.windowEnded(seen);
+    const lookup = expired ? null : await this.resolver.resolveTxt(this.instructions(seen).recordName);
+    const result = await scope.em.transactional(async (em) => {
+      await em.execute('select pg_advisory_xact_lock(hashtext(?))', [
+        `domain:${parseClaimableDomain(seen.name).registrable}`,
+      ]);
+      const domain = await em.findOne(Domain, seen.id, {
+        lockMode: LockMode.PESSIMISTIC_WRITE,
+        refresh: true,
+      });
+      if (!domain || domain.verificationToken !== seen.verificationToken) return unchanged(domain ?? seen);
+      const now = this.clock.now();
+      if (domain.status === DomainStatus.PENDING && this.windowEnded(domain)) {
+        this.setStatus(domain, DomainStatus.FAILED, now);
+        domain.nextCheckAt = null;
+        await this.recordChange(em, scope, domain, DomainStatus.PENDING, {
+          reason: 'no record within 7 days',
+        });
+        return { domain, changed: true, others: [] };
+      }
+      if (!lookup) return unchanged(domain);
+      const outcome = this.outcomeOf(domain, lookup);
+      domain.lastCheckedAt = now;
+      domain.lastCheckOutcome = outcome;
+      domain.lastCheckDetail = lookup.kind === 'error' ? lookup.code.slice(0, 64) : null;
+      if (domain.status === DomainStatus.PENDING)
+        return this.applyToPending(em, scope, domain, outcome, options);
+      if (domain.status === DomainStatus.VERIFIED) return this.applyToVerified(em, scope, domain, outcome);
+      return unchanged(domain);
+    });
+    if (result.changed) {
+      for (const domain of [result.domain, ...result.others]) this.publish(domain);
+      await this.outbox.wake();
+    }
+    return result;
+  }
+
+  private async applyToPending(
+    em: EntityManager,
+    scope: Scope,
+    domain: Domain,
+    outcome: DnsCheckOutcome,
+    options: { interactive: boolean },
+  ): Promise<CheckResult> {
+    const now = this.clock.now();
+    if (outcome !== DnsCheckOutcome.FOUND) {
+      domain.nextCheckAt = addSeconds(now, this.pendingInterval(domain));
+      return unchanged(domain);
+    }
+    if (await this.conflictingVerified(em, domain.parent.id, domain.name)) {
+      // Only a race reaches this: a refresh is told, the background marks the claim blocked.
+      if (options.interactive) throw conflict(domain.name);
+      this.setStatus(domain, DomainStatus.BLOCKED, now);
+      domain.nextCheckAt = null;
+      await this.recordChange(em, scope, domain, DomainStatus.PENDING, {
+        reason: 'claimed by another parent',
+      });
+      return { domain, changed: true, others: [] };
+    }
+    this.setStatus(domain, DomainStatus.VERIFIED, now);
+    domain.verifiedAt = now;
+    domain.absentChecks = 0;
+    domain.absentSince = null;
+    domain.nextCheckAt = addSeconds(now, DAY);
+    await this.recordChange(em, scope, domain, DomainStatus.PENDING);
+    await em.flush();
+    return { domain, changed: true, others: await this.blockOthers(em, scope, domain) };
+  }
+
+  private async applyToVerified(
+    em: EntityManager,
+    scope: Scope,
+    domain: Domain,
+    outcome: DnsCheckOutcome,
+  ): Promise<CheckResult> {
+    const now = this.clock.now();
+    domain.nextCheckAt = addSeconds(now, DAY);
+    if (outcome === DnsCheckOutcome.FOUND) {
+      domain.absentChecks = 0;
+      domain.absentSince = null;
+      return unchanged(domain);
+    }
+    if (outcome === DnsCheckOutcome.DNS_ERROR) return unchanged(domain);
+    domain.absentChecks += 1;
+    domain.absentSince ??= now;
+    const span = (now.getTime() - domain.absentSince.getTime()) / 1000;
+    if (domain.absentChecks < ABSENCES_TO_UNVERIFY || span < ABSENCE_SPAN_SECONDS) return unchanged(domain);
+    this.setStatus(domain, DomainStatus.UNVERIFIED, now);
+    domain.nextCheckAt = null;
+    await this.recordChange(em, scope, domain, DomainStatus.VERIFIED, {
+      reason: `record absent on ${domain.absentChecks} checks since ${domain.absentSince.toISOString()}`,
+    });
+    for (const email of await this.parentAdminEmails(em, domain.parent.id)) {
+      this.outbox.enqueue(
+        em,
+        email,
+        mailTemplates.domainUnverified(domain.name, this.instructions(domain).recordName),
+      );
+    }
+    return { domain, changed: true, others: await this.unblockOthers(em, scope, domain) };
+  }
+
+  /** The whole TXT value must equal this claim's value (compared in constant time); a substring is not enough. */
+  private outcomeOf(domain: Domain, lookup: TxtLookup): DnsCheckOutcome {
+    if (lookup.kind === 'error') return DnsCheckOutcome.DNS_ERROR;
+    if (lookup.kind === 'absent') return DnsCheckOutcome.ABSENT;
+    const expected = this.instructions(domain).recordValue;
+    let found = false;
+    for (const value of lookup.values) found = constantTimeEqual(value, expected) || found;
+    return found ? DnsCheckOutcome.FOUND : DnsCheckOutcome.MISMATCH;
+  }
+
+  /** Whether another parent holds a verified claim on `name`, on an ancestor of it, or on a subdomain of it. */
+  private async conflictingVerified(em: EntityManager, parentId: string, name: string): Promise<boolean> {
+    const rows = await em.execute<{ n: string }[]>(
+      `select count(*) as n from domains
+        where status = 'VERIFIED' and parent_id <> ?
+          and (name = ? or ? like '%.' || name or name like ?)`,
+      [parentId, name, name, `%.${name}`],
+    );
+    return Number(rows[0]?.n ?? 0) > 0;
+  }
+
+  /** After a verification: other parents' pending claims on the name, its ancestors or subdomains are blocked. */
+  private async blockOthers(em: EntityManager, scope: Scope, verified: Domain): Promise<Domain[]> {
+    const now = this.clock.now();
+    const pending = await em.find(Domain, {
+      status: DomainStatus.PENDING,
+      parent: { $ne: verified.parent.id },
+    });
+    const blocked: Domain[] = [];
+    for (const other of pending) {
+      if (!isWithin(other.name, verified.name) && !isWithin(verified.name, other.name)) continue;
+      this.setStatus(other, DomainStatus.BLOCKED, now);
+      other.nextCheckAt = null;
+      await this.recordChange(em, scope, other, DomainStatus.PENDING, {
+        reason: 'claimed by another parent',
+      });
+      blocked.push(other);
+    }
+    return blocked;
+  }
+
+  /** When a verified claim ends, the claims it blocked may be pursued again, with a fresh window. */
+  private async unblockOthers(em: EntityManager, scope: Scope, ended: Domain): Promise<Domain[]> {
+    const now = this.clock.now();
+    const blocked = await em.find(Domain, { status: DomainStatus.BLOCKED });
+    const unblocked: Domain[] = [];
+    for (const other of blocked) {
+      if (!isWithin(other.name, ended.name) && !isWithin(ended.name, other.name)) continue;
+      if (await this.conflictingVerified(em, other.parent.id, other.name)) continue;
+      this.setStatus(other, DomainStatus.PENDING, now);
+      other.claimStartedAt = now;
+      other.nextCheckAt = now;
+      await this.recordChange(em, scope, other, DomainStatus.BLOCKED, {
+        reason: 'the conflicting claim ended',
+      });
+      unblocked.push(other);
+    }
+    return unblocked;
+  }
+
+  private async recordChange(
+    em: EntityManager,
+    scope: Scope,
+    domain: Domain,
+    before: DomainStatus,
+    details: Record<string, unknown> = {},
+  ): Promise<void> {
+    const entry: AuditEntry = {
+      action: `domain.${domain.status.toLowerCase()}`,
+      targetType: 'Domain',
+      targetId: domain.id,
+      before: { status: before },
+      after: { name: domain.name, status: domain.status, ...details },
+      actorType: scope.viewer ? ActorType.USER : ActorType.SYSTEM,
+    };
+    await this.audit.recordForParent(em, scope, domain.parent.id, entry);
+  }
+
+  private setStatus(domain: Domain, status: DomainStatus, now: Date): void {
+    domain.status = status;
+    domain.statusChangedAt = now;
+  }
+
+  private windowEnded(domain: Domain): boolean {
+    return this.claimExpiresAt(domain) <= this.clock.now();
+  }
+
+  /** Every 30 s for the first 10 minutes, then a tenth of the claim's age, at most hourly. */
+  private pendingInterval(domain: Domain): number {
+    const age = (this.clock.now().getTime() - domain.claimStartedAt.getTime()) / 1000;
+    if (age < EARLY_PHASE_SECONDS) return EARLY_INTERVAL_SECONDS;
+    return Math.min(Math.max(60, Math.round(age / 10)), MAX_PENDING_INTERVAL_SECONDS);
+  }
+
+  private async parentAdminEmails(em: EntityManager, parentId: string): Promise<string[]> {
+    const memberships = await em.find(
+      Membership,
+      {
+        removedAt: null,
+        organization: { parent: parentId },
+        $or: Object.values(OrganizationKind).map((kind) => ({
+          organization: { kind },
+          role: { $in: [...IDENTITY_ADMIN_ROLES[kind]] },
+        })),
+      },
+      { populate: ['user'] },
+    );
+    return [...new Set(memberships.map((m) => m.user.email))];
+  }
+
+  /** A domain of a parent the caller administers; other ids read as not found. */
+  private async requireDomain(
+    scope: Scope,
+    domainId: string,
+    em: EntityManager,
+    lock = false,
+  ): Promise<Domain> {
+    if (!isUuid(domainId)) throw notFound('Domain');
+    const domain = await em.findOne(Domain, domainId, lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {});
+    if (!domain) throw notFound('Domain');
+    try {
+      await this.access.requireParentAdmin(scope, domain.parent.id, { em });
+    } catch (error) {
+      if (error instanceof AccessError && error.code === 'NOT_FOUND') throw notFound('Domain');
+      throw error;
+    }
+    return domain;
+  }
+
+  private publish(domain: Domain, status?: 'REMOVED'): void {
+    this.events.publish('DOMAIN_STATUS_CHANGED', domain.parent.id, {
+      parentOrganizationId: domain.parent.id,
+      domainId: domain.id,
+      name: domain.name,
+      status: status ?? domain.status,
+      lastCheckOutcome: domain.lastCheckOutcome ?? null,
+      occurredAt: this.clock.now(),
+    });
+  }
+}
+
+function unchanged(domain: Domain): CheckResult {
+  return { domain, changed: false, others: [] };
+}
+
+function conflict(name: string): DomainError<DomainErrorCode> {
+  return new DomainError(
+    DomainErrorCode.DOMAIN_CONFLICT,
+    `${name} (or a domain above or below it) is claimed by another organization.`,
+    ['name'],
+  );
+}

@@ -1,0 +1,395 @@
+// Domain capture rules: what may be claimed, what counts as proof, conflicts between parents, DNS
+// faults, and the clock-driven rules (7-day claims, 3 absences over 72 hours), driven by a manual clock.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/lib/clock.js';
+import { StaffRole } from '../../src/modules/sessions/user.entity.js';
+import {
+  AuditEventsDocument,
+  DomainAddDocument,
+  DomainDocument,
+  type DomainFieldsFragment,
+  DomainRefreshDocument,
+  DomainRemoveDocument,
+  DomainRestartDocument,
+  DomainsDocument,
+  InvitationAcceptDocument,
+  MemberInviteDocument,
+  MergeProposalCreateDocument,
+  OrganizationCreateDocument,
+  OrganizationWithParentDocument,
+  ParentOrganizationRequestApproveDocument,
+  ParentOrganizationRequestDocument,
+} from '../generated/graphql.js';
+import { startStack, type Stack, uniqueEmail } from '../support/stack.js';
+
+const HOUR = 3600 * 1000;
+
+describe('domain capture', () => {
+  const clock = new ManualClock(new Date());
+  let stack: Stack;
+  let counter = 0;
+
+  /** An Enterprise organization with its parent, owned by a fresh user. */
+  async function parent(name = `Parent ${++counter}`) {
+    const ownerEmail = uniqueEmail('owner');
+    const owner = await stack.signIn(ownerEmail);
+    const org = (
+      await stack.gqlOk(OrganizationCreateDocument, { input: { name, kind: 'ENTERPRISE' } }, owner.token)
+    ).organizationCreate.organization!;
+    const parentId = (await stack.gqlOk(OrganizationWithParentDocument, { id: org.id }, owner.token))
+      .organization.parentOrganization!.id;
+    return { owner, ownerEmail, org, parentId };
+  }
+
+  async function add(parentId: string, name: string, token: string) {
+    return (await stack.gqlOk(DomainAddDocument, { parentId, input: { name } }, token)).domainAdd;
+  }
+
+  async function refresh(id: string, token: string) {
+    return (await stack.gqlOk(DomainRefreshDocument, { id }, token)).domainRefresh;
+  }
+
+  function publish(
+    domain: DomainFieldsFragment,
+    values: Array<string | string[]> = [domain.verificationRecord.value],
+  ) {
+    stack.dns.setTxt(domain.verificationRecord.name, values);
+  }
+
+  async function verified(parentId: string, name: string, token: string) {
+    const domain = (await add(parentId, name, token)).domain!;
+    publish(domain);
+    expect((await refresh(domain.id, token)).domain?.status).toBe('VERIFIED');
+    return domain;
+  }
+
+  const runChecks = () => stack.app.services.domains.checkDue(stack.app.orm.em.fork());
+  const status = async (id: string, token: string) =>
+    (await stack.gqlOk(DomainDocument, { id }, token)).domain;
+
+  beforeAll(async () => {
+    stack = await startStack({ clock, env: { DOMAIN_REFRESH_MIN_SECONDS: '0', DNS_TIMEOUT_MS: '300' } });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  describe('what may be claimed', () => {
+    it.each([
+      ['co.uk', 'PUBLIC_SUFFIX'],
+      ['com.au', 'PUBLIC_SUFFIX'],
+      ['com', 'INVALID_DOMAIN'],
+      ['github.io', 'PUBLIC_SUFFIX'],
+      ['alice.github.io', 'PUBLIC_SUFFIX'],
+      ['herokuapp.com', 'PUBLIC_SUFFIX'],
+      ['gmail.com', 'CONSUMER_DOMAIN'],
+      ['mail.gmail.com', 'CONSUMER_DOMAIN'],
+      ['outlook.com', 'CONSUMER_DOMAIN'],
+      ['yahoo.co.jp', 'CONSUMER_DOMAIN'],
+      ['not a domain', 'INVALID_DOMAIN'],
+      ['acme_corp.com', 'INVALID_DOMAIN'],
+      ['1.2.3.4', 'INVALID_DOMAIN'],
+      ['localhost', 'INVALID_DOMAIN'],
+      ['example.invalidtld', 'INVALID_DOMAIN'],
+      [`${'a'.repeat(64)}.com`, 'INVALID_DOMAIN'],
+    ])('refuses %j with %s', async (name, code) => {
+      const { owner, parentId } = await parent();
+      const result = await add(parentId, name, owner.token);
+      expect(result).toMatchObject({ domain: null, userErrors: [{ code, field: ['name'] }] });
+      expect((await stack.gqlOk(DomainsDocument, { parentId }, owner.token)).domains.nodes).toEqual([]);
+    });
+
+    it('canonicalises internationalised names to A-labels and refuses the same name twice', async () => {
+      const { owner, parentId } = await parent();
+      expect((await add(parentId, 'Bücher-Haus.DE.', owner.token)).domain?.name).toBe(
+        'xn--bcher-haus-9db.de',
+      );
+      expect((await add(parentId, 'xn--bcher-haus-9db.de', owner.token)).userErrors[0]?.code).toBe(
+        'DOMAIN_ALREADY_ADDED',
+      );
+    });
+
+    it('is for identity admins of the parent only', async () => {
+      const { owner, org, parentId } = await parent();
+      const memberEmail = uniqueEmail('member');
+      await stack.gqlOk(
+        MemberInviteDocument,
+        { organizationId: org.id, input: { email: memberEmail, role: 'ADMIN' } },
+        owner.token,
+      );
+      const [mail] = await stack.mail.waitFor({ to: memberEmail, subject: 'invited' }, { timeoutMs: 10_000 });
+      const admin = await stack.gqlOk(InvitationAcceptDocument, {
+        input: { token: new URL(mail!.links[0]!).searchParams.get('token')! },
+      });
+      const asEnterpriseAdmin = await stack.gql(
+        DomainAddDocument,
+        { parentId, input: { name: 'forbidden-corp.com' } },
+        admin.invitationAccept.token!,
+      );
+      expect(asEnterpriseAdmin.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+      const other = await parent();
+      const foreign = await stack.gql(
+        DomainAddDocument,
+        { parentId, input: { name: 'foreign-corp.com' } },
+        other.owner.token,
+      );
+      expect(foreign.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+      const domain = (await add(parentId, 'private-corp.com', owner.token)).domain!;
+      const results = [
+        await stack.gql(DomainRefreshDocument, { id: domain.id }, other.owner.token),
+        await stack.gql(DomainRemoveDocument, { id: domain.id }, other.owner.token),
+        await stack.gql(DomainDocument, { id: domain.id }, other.owner.token),
+      ];
+      for (const result of results) {
+        expect(result.errors?.[0]).toMatchObject({
+          message: 'Domain not found.',
+          extensions: { code: 'NOT_FOUND' },
+        });
+      }
+    });
+  });
+
+  describe('what counts as proof', () => {
+    it('needs the whole value of this claim: not another claim’s token, not a substring, not the apex', async () => {
+      const { owner, parentId } = await parent();
+      const a = (await add(parentId, 'proof-a.com', owner.token)).domain!;
+      const b = (await add(parentId, 'proof-b.com', owner.token)).domain!;
+      // a's token at b's record name does not verify b.
+      stack.dns.setTxt(b.verificationRecord.name, [a.verificationRecord.value]);
+      expect((await refresh(b.id, owner.token)).domain).toMatchObject({
+        status: 'PENDING',
+        lastCheckOutcome: 'MISMATCH',
+      });
+      // Substrings and supersets do not match.
+      for (const value of [
+        `x${a.verificationRecord.value}`,
+        `${a.verificationRecord.value}x`,
+        a.verificationRecord.value.slice(0, -1),
+      ]) {
+        publish(a, [value]);
+        expect((await refresh(a.id, owner.token)).domain).toMatchObject({
+          status: 'PENDING',
+          lastCheckOutcome: 'MISMATCH',
+        });
+      }
+      // The record at the apex (not at the challenge label) is not read.
+      stack.dns.setTxt('proof-a.com', [a.verificationRecord.value]);
+      stack.dns.removeTxt(a.verificationRecord.name);
+      expect((await refresh(a.id, owner.token)).domain).toMatchObject({
+        status: 'PENDING',
+        lastCheckOutcome: 'ABSENT',
+      });
+      // Among other records, split into character-strings, it does.
+      const value = a.verificationRecord.value;
+      publish(a, ['v=spf1 -all', [value.slice(0, 20), value.slice(20)]]);
+      expect((await refresh(a.id, owner.token)).domain).toMatchObject({
+        status: 'VERIFIED',
+        lastCheckOutcome: 'FOUND',
+      });
+    });
+
+    it('leaves the state unchanged on SERVFAIL and timeouts, pending or verified', async () => {
+      const { owner, parentId } = await parent();
+      const pending = (await add(parentId, 'flaky-pending.com', owner.token)).domain!;
+      publish(pending);
+      stack.dns.setMode(pending.verificationRecord.name, 'servfail');
+      expect((await refresh(pending.id, owner.token)).domain).toMatchObject({
+        status: 'PENDING',
+        lastCheckOutcome: 'DNS_ERROR',
+        lastCheckDetail: 'ESERVFAIL',
+      });
+      stack.dns.setMode(pending.verificationRecord.name, 'timeout');
+      expect((await refresh(pending.id, owner.token)).domain).toMatchObject({
+        status: 'PENDING',
+        lastCheckOutcome: 'DNS_ERROR',
+        lastCheckDetail: 'ETIMEOUT',
+      });
+      stack.dns.setMode(pending.verificationRecord.name, 'normal');
+      expect((await refresh(pending.id, owner.token)).domain?.status).toBe('VERIFIED');
+
+      stack.dns.setMode(pending.verificationRecord.name, 'servfail');
+      for (let day = 1; day <= 5; day++) {
+        clock.advance(24 * HOUR + 1000);
+        await runChecks();
+      }
+      expect(await status(pending.id, owner.token)).toMatchObject({
+        status: 'VERIFIED',
+        lastCheckOutcome: 'DNS_ERROR',
+      });
+      stack.dns.setMode(pending.verificationRecord.name, 'normal');
+    });
+  });
+
+  describe('conflicts between parents', () => {
+    it('refuses a domain, a subdomain or an ancestor verified by another parent, without naming it', async () => {
+      const holder = await parent('Holder Corp');
+      await verified(holder.parentId, 'held-corp.com', holder.owner.token);
+      const other = await parent();
+      for (const name of ['held-corp.com', 'HELD-CORP.COM.', 'eu.held-corp.com', 'a.b.held-corp.com']) {
+        const result = await add(other.parentId, name, other.owner.token);
+        expect(result).toMatchObject({ domain: null, userErrors: [{ code: 'DOMAIN_CONFLICT' }] });
+        expect(result.userErrors[0]?.message).not.toContain('Holder');
+      }
+      const sub = await parent();
+      await verified(sub.parentId, 'deep.ancestor-corp.com', sub.owner.token);
+      const apex = await add(other.parentId, 'ancestor-corp.com', other.owner.token);
+      expect(apex.userErrors[0]?.code).toBe('DOMAIN_CONFLICT');
+      // The holder itself may add its own subdomains.
+      expect((await add(holder.parentId, 'eu.held-corp.com', holder.owner.token)).userErrors).toEqual([]);
+    });
+
+    it('lets exactly one of two parents win a concurrent verification; the loser is blocked until the winner lets go', async () => {
+      const one = await parent();
+      const two = await parent();
+      const a = (await add(one.parentId, 'race-corp.com', one.owner.token)).domain!;
+      const b = (await add(two.parentId, 'race-corp.com', two.owner.token)).domain!;
+      stack.dns.setTxt(a.verificationRecord.name, [a.verificationRecord.value, b.verificationRecord.value]);
+      const results = await Promise.all([refresh(a.id, one.owner.token), refresh(b.id, two.owner.token)]);
+      const after = [await status(a.id, one.owner.token), await status(b.id, two.owner.token)];
+      expect(after.map((d) => d.status).sort()).toEqual(['BLOCKED', 'VERIFIED']);
+      for (const result of results) {
+        expect(result.domain?.status ?? result.userErrors[0]?.code).toMatch(
+          /^(VERIFIED|BLOCKED|DOMAIN_CONFLICT)$/,
+        );
+      }
+      const [winner, loser] = after[0]!.status === 'VERIFIED' ? [a, b] : [b, a];
+      const [winnerToken, loserToken] =
+        winner === a ? [one.owner.token, two.owner.token] : [two.owner.token, one.owner.token];
+      expect((await refresh(loser.id, loserToken)).domain?.status).toBe('BLOCKED');
+
+      const removed = await stack.gqlOk(DomainRemoveDocument, { id: winner.id }, winnerToken);
+      expect(removed.domainRemove.userErrors).toEqual([]);
+      expect((await status(loser.id, loserToken)).status).toBe('PENDING');
+      expect((await refresh(loser.id, loserToken)).domain?.status).toBe('VERIFIED');
+    });
+  });
+
+  describe('clock-driven rules', () => {
+    it('fails a claim after 7 days; a restart issues a new token and the old one is dead', async () => {
+      const { owner, parentId } = await parent();
+      const domain = (await add(parentId, 'slow-corp.com', owner.token)).domain!;
+      clock.advance(7 * 24 * HOUR + 1000);
+      await runChecks();
+      expect((await status(domain.id, owner.token)).status).toBe('FAILED');
+      publish(domain);
+      expect(
+        (await stack.gqlOk(DomainRefreshDocument, { id: domain.id }, owner.token)).domainRefresh.userErrors[0]
+          ?.code,
+      ).toBe('CLAIM_EXPIRED');
+      const restarted = (await stack.gqlOk(DomainRestartDocument, { id: domain.id }, owner.token))
+        .domainRestart.domain!;
+      expect(restarted.status).toBe('PENDING');
+      expect(restarted.verificationRecord.value).not.toBe(domain.verificationRecord.value);
+      expect((await refresh(domain.id, owner.token)).domain).toMatchObject({
+        status: 'PENDING',
+        lastCheckOutcome: 'MISMATCH',
+      });
+      publish(restarted);
+      expect((await refresh(domain.id, owner.token)).domain?.status).toBe('VERIFIED');
+      expect(
+        (await stack.gqlOk(DomainRestartDocument, { id: domain.id }, owner.token)).domainRestart.userErrors[0]
+          ?.code,
+      ).toBe('CLAIM_ACTIVE');
+    });
+
+    it('unverifies only after 3 definite absences spanning 72 hours, audits it and mails the admins', async () => {
+      const { owner, ownerEmail, org, parentId } = await parent();
+      const domain = await verified(parentId, 'lapsed-corp.com', owner.token);
+      stack.dns.removeTxt(domain.verificationRecord.name);
+      // Absent at +24h and +48h, back at +72h: the count starts over.
+      for (let day = 1; day <= 2; day++) {
+        clock.advance(24 * HOUR + 1000);
+        await runChecks();
+      }
+      publish(domain);
+      clock.advance(24 * HOUR + 1000);
+      await runChecks();
+      expect((await status(domain.id, owner.token)).lastCheckOutcome).toBe('FOUND');
+      // Then gone for good: absent at +24h, +48h, +72h (3 absences, 48 h apart) is not yet enough; +96h is.
+      stack.dns.removeTxt(domain.verificationRecord.name);
+      for (let day = 1; day <= 3; day++) {
+        clock.advance(24 * HOUR + 1000);
+        await runChecks();
+        expect((await status(domain.id, owner.token)).status).toBe('VERIFIED');
+      }
+      clock.advance(24 * HOUR + 1000);
+      await runChecks();
+      expect((await status(domain.id, owner.token)).status).toBe('UNVERIFIED');
+      const audit = await stack.gqlOk(
+        AuditEventsDocument,
+        { organizationId: org.id, first: 20 },
+        owner.token,
+      );
+      expect(audit.auditEvents.nodes[0]).toMatchObject({
+        action: 'domain.unverified',
+        actorType: 'SYSTEM',
+        before: { status: 'VERIFIED' },
+        after: { name: 'lapsed-corp.com', status: 'UNVERIFIED' },
+      });
+      await stack.mail.waitFor(
+        { to: ownerEmail, subject: 'lapsed-corp.com is no longer verified' },
+        { timeoutMs: 10_000 },
+      );
+      // The old record is dead: re-verification needs a restart.
+      publish(domain);
+      expect(
+        (await stack.gqlOk(DomainRefreshDocument, { id: domain.id }, owner.token)).domainRefresh.userErrors[0]
+          ?.code,
+      ).toBe('CLAIM_EXPIRED');
+    });
+  });
+
+  it('never has two instances check the same domain at the same time', async () => {
+    const second = await startStack({ instanceOf: stack, clock, env: { DNS_TIMEOUT_MS: '300' } });
+    try {
+      const { owner, parentId } = await parent();
+      const names = Array.from({ length: 6 }, (_, i) => `lease-${i}-corp.com`);
+      for (const name of names) await add(parentId, name, owner.token);
+      clock.advance(60_000);
+      stack.dns.reset();
+      await Promise.all([runChecks(), second.app.services.domains.checkDue(second.app.orm.em.fork())]);
+      for (const name of names)
+        expect(stack.dns.queries({ name: `_anthropic-challenge.${name}` })).toHaveLength(1);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('refuses to merge away an organization whose parent holds verified domains', async () => {
+    const adminEmail = uniqueEmail('console');
+    const admin = await stack.signIn(adminEmail);
+    const consoleOrg = (
+      await stack.gqlOk(
+        OrganizationCreateDocument,
+        { input: { name: 'Holding Console', kind: 'API_CONSOLE' } },
+        admin.token,
+      )
+    ).organizationCreate.organization!;
+    const sales = await stack.signInStaff(uniqueEmail('sales', 'vendor.example'), StaffRole.SALES);
+    const request = await stack.gqlOk(
+      ParentOrganizationRequestDocument,
+      { organizationId: consoleOrg.id },
+      admin.token,
+    );
+    const approved = await stack.gqlOk(
+      ParentOrganizationRequestApproveDocument,
+      { id: request.parentOrganizationRequest.request!.id },
+      sales.token,
+    );
+    const consoleParent = approved.parentOrganizationRequestApprove.request!.parentOrganizationId!;
+    await verified(consoleParent, 'holding-console.com', admin.token);
+
+    const target = await parent();
+    const manager = await stack.signInStaff(uniqueEmail('am', 'vendor.example'), StaffRole.ACCOUNT_MANAGER);
+    const proposal = await stack.gqlOk(
+      MergeProposalCreateDocument,
+      { input: { incomingOrganizationId: consoleOrg.id, targetParentId: target.parentId } },
+      manager.token,
+    );
+    expect(proposal.mergeProposalCreate).toMatchObject({
+      proposal: null,
+      userErrors: [{ code: 'PARENT_HAS_IDENTITY_SETTINGS' }],
+    });
+    expect(proposal.mergeProposalCreate.userErrors[0]?.message).toContain('holding-console.com');
+  });
+});
