@@ -15,6 +15,10 @@ import { StaffService } from './modules/sessions/staff.service.js';
 import { DomainMembershipService } from './modules/domains/domain-membership.service.js';
 import { dnsTxtResolver } from './modules/domains/dns-resolver.js';
 import { DomainService } from './modules/domains/domain.service.js';
+import { installSamlSchemaValidator } from './modules/sso/saml/schema-validator.js';
+import { SsoConnectionService } from './modules/sso/sso-connection.service.js';
+import { SsoLoginService } from './modules/sso/sso-login.service.js';
+import { secretBox } from './lib/secret-box.js';
 import { MergeService } from './modules/merges/merge.service.js';
 import { ParentOrganizationService } from './modules/organizations/parent-organization.service.js';
 
@@ -35,6 +39,8 @@ export interface Services {
   staff: StaffService;
   domainMemberships: DomainMembershipService;
   domains: DomainService;
+  ssoConnections: SsoConnectionService;
+  ssoLogin: SsoLoginService;
 }
 
 export function createServices(deps: {
@@ -58,6 +64,16 @@ export function createServices(deps: {
   const domainMemberships = new DomainMembershipService(access);
   const resolver = dnsTxtResolver(config.dnsServers, { timeoutMs: config.dnsTimeoutMs });
   const domains = new DomainService(config, clock, outbox, audit, access, events, resolver);
+  const ssoConnections = new SsoConnectionService(config, clock, audit, access, secretBox(config.secretKey));
+  const ssoLogin = new SsoLoginService(
+    config,
+    clock,
+    audit,
+    sessions,
+    ssoConnections,
+    installSamlSchemaValidator,
+    deps.logger,
+  );
   return {
     ...deps,
     events,
@@ -72,5 +88,7 @@ export function createServices(deps: {
     staff,
     domains,
     domainMemberships,
+    ssoConnections,
+    ssoLogin,
   };
 }

@@ -1,5 +1,9 @@
 import { OutboxMail } from '../mail/outbox-mail.entity.js';
 import { Domain } from '../modules/domains/domain.entity.js';
+import { ConsumedAssertion } from '../modules/sso/consumed-assertion.entity.js';
+import { SsoConnection } from '../modules/sso/sso-connection.entity.js';
+import { SsoIdentity } from '../modules/sso/sso-identity.entity.js';
+import { SsoLoginRequest } from '../modules/sso/sso-login-request.entity.js';
 import { AuditEvent } from '../modules/audit/audit-event.entity.js';
 import { Invitation } from '../modules/members/invitation.entity.js';
 import { Membership } from '../modules/members/membership.entity.js';
@@ -27,4 +31,8 @@ export const entities = [
   MergeProposal,
   MergeApprover,
   Domain,
+  SsoConnection,
+  SsoIdentity,
+  SsoLoginRequest,
+  ConsumedAssertion,
 ];

@@ -7,6 +7,7 @@ import { SessionResolver } from '../modules/sessions/session.resolver.js';
 import { MergeResolver } from '../modules/merges/merge.resolver.js';
 import { DomainMembershipResolver } from '../modules/domains/domain-membership.resolver.js';
 import { DomainResolver } from '../modules/domains/domain.resolver.js';
+import { SsoResolver } from '../modules/sso/sso.resolver.js';
 import { ParentOrganizationResolver } from '../modules/organizations/parent-organization.resolver.js';
 
 export const resolvers = [
@@ -17,6 +18,7 @@ export const resolvers = [
   MergeResolver,
   DomainMembershipResolver,
   DomainResolver,
+  SsoResolver,
   AuditResolver,
 ] as const;
 

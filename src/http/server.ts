@@ -14,6 +14,7 @@ import { graphqlSchema } from '../graphql/schema.js';
 import { uuidv7 } from '../lib/ids.js';
 import { memberRoutes } from '../modules/members/member.routes.js';
 import { mergeRoutes } from '../modules/merges/merge.routes.js';
+import { ssoRoutes } from '../modules/sso/sso.routes.js';
 import { domainMembershipRoutes } from '../modules/domains/domain-membership.routes.js';
 import type { Services } from '../services.js';
 import { createMetrics } from './metrics.js';
@@ -35,7 +36,10 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
     trustProxy: false,
   });
   await app.register(fastifyCookie);
-  await app.register(fastifyFormbody, { bodyLimit: 64 * 1024 });
+  // Form posts carry SAML responses: base64 of up to SAML_MAX_RESPONSE_BYTES, plus room for the field names.
+  await app.register(fastifyFormbody, {
+    bodyLimit: Math.ceil((config.saml.maxResponseBytes * 4) / 3) + 16 * 1024,
+  });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
@@ -137,6 +141,7 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
   });
   memberRoutes(app, services);
   mergeRoutes(app, services);
+  ssoRoutes(app, services);
   domainMembershipRoutes(app, services);
 
   return {

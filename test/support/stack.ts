@@ -7,6 +7,7 @@ import { createClient, type Client } from 'graphql-ws';
 import { inject } from 'vitest';
 import WebSocket from 'ws';
 import { startDnsSimulator, type DnsSimulator } from '../../simulators/dns/index.js';
+import { startIdpSimulator, type IdpSimulator } from '../../simulators/idp/index.js';
 import { startMailSimulator, type MailSimulator } from '../../simulators/mail/index.js';
 import { type App, createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
@@ -32,6 +33,7 @@ export interface Stack {
   app: App;
   mail: MailSimulator;
   dns: DnsSimulator;
+  idp: IdpSimulator;
   databaseUrl: string;
   /** Runs a typed operation over HTTP, with the given session token. */
   gql<T, V>(document: TypedDocumentNode<T, V>, variables?: V, token?: string): Promise<GraphQLResult<T>>;
@@ -64,6 +66,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     shared?.databaseUrl ?? (await ensureDatabase(serverUrl, database, inject('templateDatabase')));
   const mail = shared?.mail ?? (await startMailSimulator());
   const dns = shared?.dns ?? (await startDnsSimulator());
+  const idp = shared?.idp ?? (await startIdpSimulator());
   const port = await freePort();
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -77,6 +80,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     MAIL_RETRY_BASE_SECONDS: '1',
     MAIL_RETRY_MAX_SECONDS: '2',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    SSO_ALLOW_PRIVATE_METADATA_URLS: 'true',
     ...options.env,
   });
   const app = await createApp({
@@ -103,6 +107,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     app,
     mail,
     dns,
+    idp,
     databaseUrl,
     gql,
     async gqlOk(document, variables, token) {
@@ -145,7 +150,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await Promise.all(clients.map((c) => c.dispose()));
       await app.close();
       if (shared) return;
-      await Promise.all([mail.close(), dns.close()]);
+      await Promise.all([mail.close(), dns.close(), idp.close()]);
       await dropDatabase(serverUrl, database);
     },
   };

@@ -6,4 +6,6 @@ export enum MemberErrorCode {
   PRIMARY_OWNER_IMMUTABLE = 'PRIMARY_OWNER_IMMUTABLE',
   ROLE_ABOVE_OWN = 'ROLE_ABOVE_OWN',
   INVITATION_INVALID = 'INVITATION_INVALID',
+  /** The address is captured by a parent with active SSO: it joins through the IdP. */
+  SSO_REQUIRED = 'SSO_REQUIRED',
 }

@@ -19,6 +19,7 @@ import { ADMIN_ROLES, compareRoles, isAdminRole, isRoleOfKind, MemberRole } from
 import type { IssuedSession, SessionService } from '../sessions/session.service.js';
 import { AuthMethod } from '../sessions/session.entity.js';
 import { User } from '../sessions/user.entity.js';
+import { refuseIfSsoRequired } from '../sso/sso-routing.js';
 import { Invitation } from './invitation.entity.js';
 import { MemberErrorCode } from './member.errors.js';
 import { Membership, MembershipSource } from './membership.entity.js';
@@ -54,6 +55,8 @@ export class MemberService {
 
   async invite(scope: Scope, organizationId: string, input: MemberInviteInput): Promise<Invitation> {
     const email = parseEmail(input.email);
+    // After SSO, members on captured domains join through the IdP (JIT), not by invitation.
+    await refuseIfSsoRequired(scope.em, this.config.publicUrl, email, MemberErrorCode.SSO_REQUIRED);
     const invitation = await scope.em.transactional(async (em) => {
       const { organization, membership: own } = await this.access.requireAdmin(scope, organizationId, {
         em,

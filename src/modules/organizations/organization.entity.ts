@@ -5,7 +5,7 @@ import { DEFAULT_MEMBER_ROLE, MemberRole, OrganizationKind } from './roles.js';
 
 @Entity({ tableName: 'organizations' })
 export class Organization {
-  [OptionalProps]?: 'parent' | 'ssoFeatureEnabled' | 'advancedGroupMappings' | 'updatedAt';
+  [OptionalProps]?: 'parent' | 'ssoFeatureEnabled' | 'advancedGroupMappings' | 'jitEnabled' | 'updatedAt';
 
   @PrimaryKey({ type: 'uuid' })
   id: string = uuidv7();
@@ -28,6 +28,10 @@ export class Organization {
 
   @Property({ default: false })
   advancedGroupMappings = false;
+
+  /** Whether first SSO logins of the parent's users join this organization (without group mappings). */
+  @Property({ default: true })
+  jitEnabled = true;
 
   @Enum({ items: () => MemberRole })
   jitDefaultRole: MemberRole;

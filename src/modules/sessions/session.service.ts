@@ -13,6 +13,7 @@ import type { MailOutbox } from '../../mail/outbox.js';
 import { mailTemplates } from '../../mail/templates.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { OrganizationAccess } from '../organizations/organization.access.js';
+import { refuseIfSsoRequired } from '../sso/sso-routing.js';
 import { LoginCode } from './login-code.entity.js';
 import { SessionErrorCode } from './session.errors.js';
 import { AuthMethod, Session } from './session.entity.js';
@@ -29,7 +30,7 @@ export interface IssuedSession {
 
 export class SessionService {
   constructor(
-    private readonly config: Pick<Config, 'session' | 'loginCode'>,
+    private readonly config: Pick<Config, 'session' | 'loginCode' | 'publicUrl'>,
     private readonly clock: Clock,
     private readonly outbox: MailOutbox,
     private readonly audit: AuditService,
@@ -42,6 +43,7 @@ export class SessionService {
    */
   async requestLoginCode(scope: Scope, rawEmail: string): Promise<void> {
     const email = parseEmail(rawEmail);
+    await refuseIfSsoRequired(scope.em, this.config.publicUrl, email, SessionErrorCode.SSO_REQUIRED);
     const now = this.clock.now();
     await scope.em.transactional(async (em) => {
       const windowStart = addSeconds(now, -this.config.loginCode.windowSeconds);

@@ -1,0 +1,97 @@
+// samlify entities for one connection: our service provider (its own entity ID and ACS per connection)
+// and the customer's IdP, one IdP entity per configured signing certificate so that a signature is
+// checked against each configured certificate in turn and never against one taken from KeyInfo alone.
+import samlify from 'samlify';
+import type { SigningCertificate, SsoConnection } from '../sso-connection.entity.js';
+
+const { Constants } = samlify;
+
+export interface SpEndpoints {
+  entityId: string;
+  acsUrl: string;
+}
+
+export function serviceProvider(endpoints: SpEndpoints) {
+  return samlify.ServiceProvider({
+    entityID: endpoints.entityId,
+    authnRequestsSigned: false,
+    wantAssertionsSigned: true,
+    nameIDFormat: [Constants.namespace.format.emailAddress],
+    assertionConsumerService: [{ Binding: Constants.namespace.binding.post, Location: endpoints.acsUrl }],
+  });
+}
+
+type IdentityProviderEntity = ReturnType<typeof samlify.IdentityProvider>;
+
+// Entities depend only on these settings, so they are shared by content: building one per login would
+// re-parse metadata (and make samlify warn about the missing logout endpoint) on every request.
+const identityProviders = new Map<string, IdentityProviderEntity>();
+const MAX_CACHED = 1000;
+
+export function identityProvider(
+  connection: Pick<SsoConnection, 'idpEntityId' | 'idpSsoUrl'>,
+  certificate: SigningCertificate,
+): IdentityProviderEntity {
+  const key = `${connection.idpEntityId}\n${connection.idpSsoUrl}\n${certificate.fingerprint}`;
+  let entity = identityProviders.get(key);
+  if (!entity) {
+    entity = buildIdentityProvider(connection, certificate);
+    if (identityProviders.size >= MAX_CACHED)
+      identityProviders.delete(identityProviders.keys().next().value!);
+    identityProviders.set(key, entity);
+  }
+  return entity;
+}
+
+function buildIdentityProvider(
+  connection: Pick<SsoConnection, 'idpEntityId' | 'idpSsoUrl'>,
+  certificate: SigningCertificate,
+) {
+  return samlify.IdentityProvider({
+    entityID: connection.idpEntityId ?? '',
+    signingCert: certificate.pem,
+    wantAuthnRequestsSigned: false,
+    singleSignOnService: [
+      { Binding: Constants.namespace.binding.redirect, Location: connection.idpSsoUrl ?? '' },
+    ],
+  });
+}
+
+/** The SP-initiated AuthnRequest as an HTTP-Redirect URL to the IdP, with our opaque RelayState. */
+export function authnRequestUrl(
+  endpoints: SpEndpoints,
+  connection: SsoConnection,
+  relayState: string,
+): { id: string; url: string } {
+  const certificate = connection.idpCertificates?.[0];
+  if (!certificate) throw new Error('SAML connection without a signing certificate');
+  const request = serviceProvider(endpoints).createLoginRequest(
+    identityProvider(connection, certificate),
+    'redirect',
+    { relayState },
+  );
+  return { id: request.id, url: request.context };
+}
+
+/** Our SP metadata XML for the IdP admin. */
+export function serviceProviderMetadata(endpoints: SpEndpoints): string {
+  return serviceProvider(endpoints).getMetadata();
+}
+
+/**
+ * Verifies the XML signature against each configured certificate; returns the signed Assertion's XML
+ * (from the signed bytes, so a wrapped copy cannot be read instead), or null when none verifies.
+ */
+export function verifiedAssertion(xml: string, connection: SsoConnection): string | null {
+  for (const certificate of connection.idpCertificates ?? []) {
+    const idp = identityProvider(connection, certificate);
+    try {
+      const [verified, assertion] = samlify.SamlLib.verifySignature(xml, { metadata: idp.entityMeta });
+      if (verified && assertion) return assertion;
+    } catch (error) {
+      // A KeyInfo certificate that is not this one: try the next configured certificate.
+      if ((error as Error).message === 'ERR_POTENTIAL_WRAPPING_ATTACK') throw error;
+    }
+  }
+  return null;
+}

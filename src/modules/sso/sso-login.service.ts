@@ -1,0 +1,353 @@
+// SP-initiated sign-in through a connection, and what follows a verified response: the account (found by
+// its identity at this connection, linked or created only through an e-mail on the parent's verified
+// domains), JIT memberships, and a session. Also the routing that sends captured e-mails to SSO.
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Config } from '../../config/config.js';
+import { addSeconds, type Clock } from '../../lib/clock.js';
+import type { Logger } from '../../lib/logger.js';
+import { canonicalEmail, InvalidEmailError, parseEmail } from '../../lib/names.js';
+import type { Scope } from '../../lib/scope.js';
+import { randomToken, sha256 } from '../../lib/secrets.js';
+import type { AuditService } from '../audit/audit.service.js';
+import { Membership, MembershipSource } from '../members/membership.entity.js';
+import { Organization } from '../organizations/organization.entity.js';
+import type { IssuedSession, SessionService } from '../sessions/session.service.js';
+import { AuthMethod } from '../sessions/session.entity.js';
+import { User } from '../sessions/user.entity.js';
+import { ConsumedAssertion } from './consumed-assertion.entity.js';
+import { consumeSamlResponse } from './saml/acs-checks.js';
+import { authnRequestUrl } from './saml/saml-entities.js';
+import type { SamlSchemaValidator } from './saml/schema-validator.js';
+import { SsoConnection, SsoConnectionState, SsoProtocol } from './sso-connection.entity.js';
+import type { SsoConnectionService } from './sso-connection.service.js';
+import { SsoIdentity } from './sso-identity.entity.js';
+import { SsoLoginPurpose, SsoLoginRequest } from './sso-login-request.entity.js';
+import { isOnVerifiedDomain, ssoLoginUrl, ssoRouteFor } from './sso-routing.js';
+import { SsoRefusal, SsoRefusedError } from './sso.errors.js';
+
+const PENDING_LOGIN_SECONDS = 600;
+
+export enum LoginRoute {
+  SSO = 'SSO',
+  EMAIL_CODE = 'EMAIL_CODE',
+}
+
+/** What the IdP said about the user, whatever the protocol. */
+export interface IdpProfile {
+  subject: string;
+  email: string;
+  firstName?: string;
+  lastName?: string;
+  /** null when the IdP sent no groups claim at all (overage), [] when it sent an empty one. */
+  groups: string[] | null;
+}
+
+export type SsoOutcome =
+  | { kind: 'login'; issued: IssuedSession; connection: SsoConnection }
+  | { kind: 'test'; connection: SsoConnection; email: string };
+
+export class SsoLoginService {
+  constructor(
+    private readonly config: Pick<Config, 'publicUrl' | 'saml'>,
+    private readonly clock: Clock,
+    private readonly audit: AuditService,
+    private readonly sessions: SessionService,
+    private readonly connections: SsoConnectionService,
+    private readonly schemaValidator: () => Promise<SamlSchemaValidator>,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Which route an address must sign in by (the login page asks this first). */
+  async loginStart(
+    em: EntityManager,
+    rawEmail: string,
+  ): Promise<{ route: LoginRoute; ssoUrl: string | null }> {
+    const email = parseEmail(rawEmail);
+    const route = await ssoRouteFor(em, email);
+    return route
+      ? { route: LoginRoute.SSO, ssoUrl: ssoLoginUrl(this.config.publicUrl, route.connection, email) }
+      : { route: LoginRoute.EMAIL_CODE, ssoUrl: null };
+  }
+
+  /**
+   * Starts a sign-in at the IdP: records the pending request bound to this browser and returns the IdP
+   * URL. Only an ACTIVE connection signs people in; a test (by an admin) works in any state.
+   */
+  async start(
+    em: EntityManager,
+    connectionId: string,
+    browserNonce: string,
+    options: { purpose: SsoLoginPurpose; tester?: User; loginHint?: string },
+  ): Promise<string> {
+    const connection = await em.findOne(SsoConnection, connectionId);
+    if (
+      !connection ||
+      (options.purpose === SsoLoginPurpose.LOGIN && connection.state !== SsoConnectionState.ACTIVE)
+    ) {
+      throw new SsoRefusedError(SsoRefusal.CONNECTION_NOT_ENABLED, 'start');
+    }
+    if (connection.protocol !== SsoProtocol.SAML)
+      throw new SsoRefusedError(SsoRefusal.CONNECTION_NOT_ENABLED, 'start', 'not SAML');
+    const now = this.clock.now();
+    const relayState = randomToken(16);
+    const { id, url } = authnRequestUrl(
+      { entityId: this.connections.spEntityId(connection), acsUrl: this.connections.acsUrl(connection) },
+      connection,
+      relayState,
+    );
+    const request = new SsoLoginRequest(
+      id,
+      connection,
+      sha256(browserNonce),
+      options.purpose,
+      now,
+      addSeconds(now, PENDING_LOGIN_SECONDS),
+    );
+    request.tester = options.tester ?? null;
+    request.loginHint = options.loginHint ?? null;
+    await em.persistAndFlush(request);
+    return url;
+  }
+
+  /** An admin's test login: any state, bound to the admin, changes no session. */
+  async startTest(scope: Scope, connectionId: string, browserNonce: string): Promise<string> {
+    const connection = await this.connections.requireConnection(scope, connectionId, scope.em);
+    const tester = await scope.em.findOneOrFail(User, scope.viewer!.userId);
+    return this.start(scope.em, connection.id, browserNonce, { purpose: SsoLoginPurpose.TEST, tester });
+  }
+
+  /** The ACS: every check of rule 10, then the login (or the test result). */
+  async finishSaml(
+    scope: Scope,
+    connectionId: string,
+    samlResponse: string,
+    browserNonce: string | undefined,
+  ): Promise<SsoOutcome> {
+    const connection = await scope.em.findOne(SsoConnection, connectionId);
+    if (!connection || connection.protocol !== SsoProtocol.SAML)
+      throw new SsoRefusedError(SsoRefusal.CONNECTION_NOT_ENABLED, 'connection');
+    const validator = await this.schemaValidator();
+    let pending: SsoLoginRequest | null = null;
+    try {
+      const result = await consumeSamlResponse({
+        connection,
+        samlResponse,
+        spEntityId: this.connections.spEntityId(connection),
+        acsUrl: this.connections.acsUrl(connection),
+        now: this.clock.now(),
+        clockSkewSeconds: this.config.saml.clockSkewSeconds,
+        maxBytes: this.config.saml.maxResponseBytes,
+        validateSchema: (xml) => validator.validate(xml),
+      });
+      pending = await this.pendingFor(scope.em, connection, result.inResponseTo, browserNonce);
+      const email = this.emailOf(connection, result.nameId, result.attributes);
+      const profile: IdpProfile = {
+        subject: result.nameId,
+        email,
+        firstName: result.attributes.get(connection.attributeMapping.firstName)?.[0],
+        lastName: result.attributes.get(connection.attributeMapping.lastName)?.[0],
+        groups: result.attributes.has(connection.attributeMapping.groups)
+          ? result.attributes.get(connection.attributeMapping.groups)!
+          : null,
+      };
+      return await scope.em.transactional(async (em) => {
+        await this.consume(em, connection, pending!, result.assertionId, result.notOnOrAfter);
+        return this.complete(em, scope, connection, pending!, profile);
+      });
+    } catch (error) {
+      if (error instanceof SsoRefusedError) {
+        this.logger.warn(
+          { connectionId, reason: error.reason, check: error.check, detail: error.message },
+          'SSO response refused',
+        );
+        if (pending?.purpose === SsoLoginPurpose.TEST)
+          await this.recordTest(scope.em, connection.id, false, error.reason);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * After the protocol checks: a test records success; a login finds the identity by (connection,
+   * subject), else links the account of a verified-domain e-mail or creates it, updates the profile,
+   * provisions JIT memberships and issues a session.
+   */
+  async complete(
+    em: EntityManager,
+    scope: Scope,
+    connection: SsoConnection,
+    pending: SsoLoginRequest,
+    profile: IdpProfile,
+  ): Promise<SsoOutcome> {
+    if (!(await isOnVerifiedDomain(em, connection.parent.id, profile.email))) {
+      throw new SsoRefusedError(SsoRefusal.EMAIL_NOT_IN_VERIFIED_DOMAIN, 'verifiedDomain', profile.email);
+    }
+    if (pending.purpose === SsoLoginPurpose.TEST) {
+      this.connections.recordTest(connection, true, null);
+      await this.audit.recordForParent(em, { ...scope, viewer: null }, connection.parent.id, {
+        action: 'sso_connection.tested',
+        targetType: 'SsoConnection',
+        targetId: connection.id,
+        after: { succeeded: true, testerUserId: pending.tester?.id ?? null, email: profile.email },
+      });
+      return { kind: 'test', connection, email: profile.email };
+    }
+    if (connection.state !== SsoConnectionState.ACTIVE)
+      throw new SsoRefusedError(SsoRefusal.CONNECTION_NOT_ENABLED, 'complete');
+    const now = this.clock.now();
+    let identity = await em.findOne(
+      SsoIdentity,
+      { connection, subject: profile.subject },
+      { populate: ['user'] },
+    );
+    let user: User;
+    if (identity) {
+      user = identity.user;
+      identity.email = profile.email;
+      identity.lastLoginAt = now;
+    } else {
+      user = (await em.findOne(User, { email: profile.email })) ?? this.newUser(em, profile.email, now);
+      identity = new SsoIdentity(connection, profile.subject, user, profile.email, now);
+      em.persist(identity);
+    }
+    identity.profile = {
+      firstName: profile.firstName ?? null,
+      lastName: profile.lastName ?? null,
+      groups: profile.groups,
+    };
+    const name = [profile.firstName, profile.lastName].filter(Boolean).join(' ').slice(0, 200);
+    if (name && user.name !== name) {
+      user.name = name;
+      user.updatedAt = now;
+    }
+    const actor = {
+      ...scope,
+      viewer: { userId: user.id, email: user.email, staffRole: user.staffRole ?? null, sessionId: '' },
+    };
+    await this.provisionJit(em, actor, connection, user, now);
+    const issued = this.sessions.issue(em, scope, user, AuthMethod.SSO);
+    return { kind: 'login', issued, connection };
+  }
+
+  /**
+   * Rule 11 without group mappings: the user joins each organization of the parent that has JIT on, with
+   * its default role. Organizations with group mappings are left to the mappings.
+   */
+  private async provisionJit(
+    em: EntityManager,
+    scope: Scope,
+    connection: SsoConnection,
+    user: User,
+    now: Date,
+  ): Promise<void> {
+    const organizations = await em.find(Organization, {
+      parent: connection.parent.id,
+      jitEnabled: true,
+      advancedGroupMappings: false,
+    });
+    for (const organization of organizations) {
+      const existing = await em.findOne(Membership, { organization, user });
+      if (existing && !existing.removedAt) continue;
+      const membership =
+        existing ??
+        new Membership(organization, user, organization.jitDefaultRole, MembershipSource.JIT, now);
+      if (existing) {
+        existing.removedAt = null;
+        existing.role = organization.jitDefaultRole;
+        existing.source = MembershipSource.JIT;
+        existing.updatedAt = now;
+      } else {
+        em.persist(membership);
+      }
+      this.audit.record(em, scope, {
+        action: 'member.provisioned',
+        targetType: 'Membership',
+        targetId: membership.id,
+        organizationId: organization.id,
+        parentOrganizationId: connection.parent.id,
+        after: {
+          userId: user.id,
+          email: user.email,
+          role: membership.role,
+          source: MembershipSource.JIT,
+          connectionId: connection.id,
+        },
+      });
+    }
+  }
+
+  private newUser(em: EntityManager, email: string, now: Date): User {
+    const user = new User(email, now);
+    em.persist(user);
+    return user;
+  }
+
+  /** The e-mail the IdP asserted: the mapped attribute, else an e-mail-shaped NameID. */
+  private emailOf(connection: SsoConnection, nameId: string, attributes: Map<string, string[]>): string {
+    const raw =
+      attributes.get(connection.attributeMapping.email)?.[0] ?? (nameId.includes('@') ? nameId : undefined);
+    if (!raw) throw new SsoRefusedError(SsoRefusal.NO_EMAIL, 'email');
+    try {
+      return canonicalEmail(raw);
+    } catch (error) {
+      if (error instanceof InvalidEmailError) throw new SsoRefusedError(SsoRefusal.NO_EMAIL, 'email', raw);
+      throw error;
+    }
+  }
+
+  /** The pending request this response answers: same connection, same browser, not used, not expired. */
+  private async pendingFor(
+    em: EntityManager,
+    connection: SsoConnection,
+    id: string,
+    browserNonce: string | undefined,
+  ): Promise<SsoLoginRequest> {
+    const pending = await em.findOne(SsoLoginRequest, { id, connection }, { populate: ['tester'] });
+    if (
+      !pending ||
+      !browserNonce ||
+      pending.browserHash !== sha256(browserNonce) ||
+      pending.expiresAt <= this.clock.now()
+    ) {
+      throw new SsoRefusedError(SsoRefusal.UNSOLICITED, 'pendingRequest');
+    }
+    if (pending.consumedAt) throw new SsoRefusedError(SsoRefusal.REPLAY, 'pendingRequest');
+    return pending;
+  }
+
+  /** Single use, across instances: the request row and the assertion ID are both claimed in the database. */
+  private async consume(
+    em: EntityManager,
+    connection: SsoConnection,
+    pending: SsoLoginRequest,
+    assertionId: string,
+    until: Date,
+  ) {
+    const claimed = await em.nativeUpdate(
+      SsoLoginRequest,
+      { id: pending.id, consumedAt: null },
+      { consumedAt: this.clock.now() },
+    );
+    if (claimed !== 1) throw new SsoRefusedError(SsoRefusal.REPLAY, 'pendingRequest');
+    try {
+      await em.insert(ConsumedAssertion, new ConsumedAssertion(connection.id, assertionId, until));
+    } catch (error) {
+      if (error instanceof UniqueConstraintViolationException)
+        throw new SsoRefusedError(SsoRefusal.REPLAY, 'replay');
+      throw error;
+    }
+  }
+
+  private async recordTest(
+    em: EntityManager,
+    connectionId: string,
+    succeeded: boolean,
+    error: string,
+  ): Promise<void> {
+    await em.fork().transactional(async (tx) => {
+      const connection = await tx.findOneOrFail(SsoConnection, connectionId);
+      this.connections.recordTest(connection, succeeded, error);
+    });
+  }
+}

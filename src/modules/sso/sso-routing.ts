@@ -1,0 +1,74 @@
+// Which sign-in route an e-mail address must take. An address on a verified domain (the longest verified
+// match wins) of a parent with an ACTIVE connection must sign in through that connection.
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { DomainError } from '../../lib/errors.js';
+import { emailDomain } from '../../lib/names.js';
+import { Domain, DomainStatus } from '../domains/domain.entity.js';
+import { SsoConnection, SsoConnectionState, SsoProtocol } from './sso-connection.entity.js';
+
+export interface SsoRoute {
+  parentOrganizationId: string;
+  connection: SsoConnection;
+  /** The verified domain that captured the address. */
+  domain: string;
+}
+
+/** The verified domain covering `host`, longest match first, with its parent. */
+export async function capturingDomain(em: EntityManager, host: string): Promise<Domain | null> {
+  const labels = host.split('.');
+  const candidates = labels.slice(0, -1).map((_, i) => labels.slice(i).join('.'));
+  const verified = await em.find(Domain, { name: { $in: candidates }, status: DomainStatus.VERIFIED });
+  return verified.sort((a, b) => b.name.length - a.name.length)[0] ?? null;
+}
+
+export async function ssoRouteFor(em: EntityManager, canonicalEmail: string): Promise<SsoRoute | null> {
+  const domain = await capturingDomain(em, emailDomain(canonicalEmail));
+  if (!domain) return null;
+  const connection = await em.findOne(
+    SsoConnection,
+    { parent: domain.parent.id, state: SsoConnectionState.ACTIVE },
+    { orderBy: { activatedAt: 'asc' } },
+  );
+  return connection ? { parentOrganizationId: domain.parent.id, connection, domain: domain.name } : null;
+}
+
+/** Whether `email` is on one of the parent's verified domains (or a subdomain of one). */
+export async function isOnVerifiedDomain(
+  em: EntityManager,
+  parentId: string,
+  canonicalEmail: string,
+): Promise<boolean> {
+  const domain = await capturingDomain(em, emailDomain(canonicalEmail));
+  return domain?.parent.id === parentId;
+}
+
+/** Where a browser starts SP-initiated sign-in through a connection. */
+export function ssoLoginUrl(
+  publicUrl: string,
+  connection: Pick<SsoConnection, 'id' | 'protocol'>,
+  loginHint?: string,
+): string {
+  const path = connection.protocol === SsoProtocol.SAML ? 'saml' : 'oidc';
+  const hint = loginHint ? `?login_hint=${encodeURIComponent(loginHint)}` : '';
+  return `${publicUrl}/sso/${path}/${connection.id}/login${hint}`;
+}
+
+/**
+ * Rule 8, for every route that is not SSO (e-mail code, invitation, Google): a captured address is refused
+ * with the business error `code`, whose message names the SSO route.
+ */
+export async function refuseIfSsoRequired(
+  em: EntityManager,
+  publicUrl: string,
+  email: string,
+  code: string,
+): Promise<void> {
+  const route = await ssoRouteFor(em, email);
+  if (route) {
+    throw new DomainError(
+      code,
+      `${email} signs in with single sign-on: ${ssoLoginUrl(publicUrl, route.connection, email)}`,
+      ['email'],
+    );
+  }
+}

@@ -1,0 +1,216 @@
+// Every refusal of rule 10 at the assertion consumer service, driven by the IdP simulator's fault
+// switches: each is refused with its reason code and signs nobody in.
+import { inflateRawSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { IdpTenant, SamlFaults } from '../../simulators/idp/index.js';
+import {
+  SsoConnectionActivateDocument,
+  type SsoConnectionFieldsFragment,
+  SsoConnectionTestDocument,
+} from '../generated/graphql.js';
+import type { Browser } from '../support/browser.js';
+import {
+  browserFor,
+  type CapturedParent,
+  capturedParent,
+  samlConnection,
+  samlRoundTrip,
+} from '../support/identity.js';
+import { startStack, type Stack, uniqueEmail } from '../support/stack.js';
+
+describe('SAML assertion consumer service refusals', () => {
+  let stack: Stack;
+  let parent: CapturedParent;
+  let tenant: IdpTenant;
+  let connection: SsoConnectionFieldsFragment;
+  let employee: string;
+
+  beforeAll(async () => {
+    stack = await startStack();
+    parent = await capturedParent(stack, 'acs-corp.com', 'ACS Corp');
+    tenant = await stack.idp.createTenant({ preset: 'okta' });
+    employee = uniqueEmail('emp', 'acs-corp.com');
+    tenant.addUser({ email: parent.owner.email, firstName: 'A', lastName: 'B', groups: [] });
+    tenant.addUser({ email: employee, firstName: 'E', lastName: 'M', groups: [] });
+    tenant.addUser({ email: 'someone@outside-corp.com', firstName: 'O', lastName: 'X', groups: [] });
+    tenant.setLoginAs(parent.owner.email);
+    connection = await samlConnection(stack, parent, tenant);
+    const { ssoConnectionTest } = await stack.gqlOk(
+      SsoConnectionTestDocument,
+      { id: connection.id },
+      parent.owner.token,
+    );
+    await samlRoundTrip(stack, browserFor(stack, parent.owner.token), ssoConnectionTest.testUrl!);
+    const activated = await stack.gqlOk(
+      SsoConnectionActivateDocument,
+      { id: connection.id },
+      parent.owner.token,
+    );
+    expect(activated.ssoConnectionActivate.connection?.state).toBe('ACTIVE');
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  /** Starts a login in a fresh browser; returns the browser and the AuthnRequest ID it is waiting for. */
+  async function startLogin(): Promise<{ browser: Browser; requestId: string }> {
+    const browser = browserFor(stack);
+    const start = await browser.get(connection.loginUrl);
+    expect(start.status).toBe(302);
+    const request = new URL(start.headers.get('location')!).searchParams.get('SAMLRequest')!;
+    const xml = inflateRawSync(Buffer.from(request, 'base64')).toString('utf8');
+    return { browser, requestId: /\sID="([^"]+)"/.exec(xml)![1]! };
+  }
+
+  async function post(browser: Browser, samlResponse: string) {
+    const response = await browser.postForm(connection.acsUrl!, { SAMLResponse: samlResponse });
+    const body = response.status === 303 ? '' : await response.text();
+    return {
+      status: response.status,
+      location: response.headers.get('location'),
+      reason: /<code>([A-Z_]+)<\/code>/.exec(body)?.[1],
+      browser,
+    };
+  }
+
+  async function respond(faults: SamlFaults & { email?: string }) {
+    const { browser, requestId } = await startLogin();
+    const saml = tenant.samlLoginResponse({
+      requestId,
+      acsUrl: connection.acsUrl!,
+      audience: connection.spEntityId!,
+      email: faults.email ?? employee,
+      ...faults,
+    });
+    return post(browser, saml.SAMLResponse);
+  }
+
+  it('accepts the well-formed response it refuses variants of', async () => {
+    const result = await respond({});
+    expect(result.status).toBe(303);
+    expect(result.location).toBe('/');
+    expect(result.browser.cookie('ci_session')).toBeDefined();
+  });
+
+  it.each<[string, SamlFaults, string]>([
+    ['wrong audience', { wrongAudience: true }, 'AUDIENCE_MISMATCH'],
+    ['wrong recipient', { wrongRecipient: true }, 'RECIPIENT_MISMATCH'],
+    ['wrong destination', { wrongDestination: true }, 'DESTINATION_MISMATCH'],
+    ['expired', { expired: true }, 'EXPIRED'],
+    ['not yet valid', { notYetValid: true }, 'NOT_YET_VALID'],
+    ['no time bounds', { noTimeBounds: true }, 'NO_TIME_BOUNDS'],
+    ['unsigned', { unsigned: true }, 'SIGNATURE_INVALID'],
+    ['a certificate only in KeyInfo', { signWithUnknownKey: true }, 'SIGNATURE_INVALID'],
+    ['wrong issuer', { wrongIssuer: true }, 'ISSUER_MISMATCH'],
+    ['two assertions', { twoAssertions: true }, 'MULTIPLE_ASSERTIONS'],
+    ['a DOCTYPE', { doctype: true }, 'DOCTYPE_FORBIDDEN'],
+    [
+      'an evil assertion before the signed one',
+      { signatureWrapping: 'evil-assertion-before' },
+      'MULTIPLE_ASSERTIONS',
+    ],
+    [
+      'an evil assertion after the signed one',
+      { signatureWrapping: 'evil-assertion-after' },
+      'MULTIPLE_ASSERTIONS',
+    ],
+    [
+      'the signed assertion hidden in Extensions',
+      { signatureWrapping: 'signed-assertion-in-extensions' },
+      'MULTIPLE_ASSERTIONS',
+    ],
+    [
+      'the signed assertion hidden in a Signature Object',
+      { signatureWrapping: 'signed-assertion-in-signature-object' },
+      'MULTIPLE_ASSERTIONS',
+    ],
+  ])('refuses %s with %s and signs nobody in', async (_name, faults, reason) => {
+    const result = await respond(faults);
+    expect({ status: result.status, reason: result.reason }).toEqual({ status: 403, reason });
+    expect(result.browser.cookie('ci_session')).toBeUndefined();
+  });
+
+  it('reads the whole NameID: a comment cannot shorten it into someone else’s address', async () => {
+    // Signed as <employee>.evil.com: not on the verified domain, whatever a naive parser reads first.
+    const result = await respond({ commentInNameId: true, email: employee });
+    expect(result.reason).toBe('EMAIL_NOT_IN_VERIFIED_DOMAIN');
+    expect(result.browser.cookie('ci_session')).toBeUndefined();
+  });
+
+  it('refuses an e-mail outside the parent’s verified domains', async () => {
+    const result = await respond({ email: 'someone@outside-corp.com' });
+    expect(result).toMatchObject({ status: 403, reason: 'EMAIL_NOT_IN_VERIFIED_DOMAIN' });
+  });
+
+  it('refuses a replayed response, across browsers', async () => {
+    const { browser, requestId } = await startLogin();
+    const saml = tenant.samlLoginResponse({
+      requestId,
+      acsUrl: connection.acsUrl!,
+      audience: connection.spEntityId!,
+      email: employee,
+    });
+    expect((await post(browser, saml.SAMLResponse)).status).toBe(303);
+    const again = await post(browser, saml.SAMLResponse);
+    expect(again).toMatchObject({ status: 403, reason: 'REPLAY' });
+    // The same bytes in another browser: not this browser's pending request.
+    const other = await post(browserFor(stack), saml.SAMLResponse);
+    expect(other.location).toBe('/login?sso=true');
+  });
+
+  it('refuses a response for another browser or another connection as unsolicited', async () => {
+    const { requestId } = await startLogin();
+    const saml = tenant.samlLoginResponse({
+      requestId,
+      acsUrl: connection.acsUrl!,
+      audience: connection.spEntityId!,
+      email: employee,
+    });
+    const stolen = await post(browserFor(stack), saml.SAMLResponse);
+    expect(stolen).toMatchObject({ status: 303, location: '/login?sso=true' });
+    expect(stolen.browser.cookie('ci_session')).toBeUndefined();
+  });
+
+  it('refuses a response signed by another connection’s IdP', async () => {
+    const otherTenant = await stack.idp.createTenant({ preset: 'okta' });
+    otherTenant.addUser({ email: employee, firstName: 'E', lastName: 'M', groups: [] });
+    const { browser, requestId } = await startLogin();
+    const forged = otherTenant.samlLoginResponse({
+      requestId,
+      acsUrl: connection.acsUrl!,
+      audience: connection.spEntityId!,
+      email: employee,
+    });
+    const result = await post(browser, forged.SAMLResponse);
+    expect(result.status).toBe(403);
+    expect(['ISSUER_MISMATCH', 'SIGNATURE_INVALID']).toContain(result.reason);
+  });
+
+  it('refuses an oversized body and garbage', async () => {
+    const { browser } = await startLogin();
+    const huge = await browser.postForm(connection.acsUrl!, { SAMLResponse: 'A'.repeat(400 * 1024) });
+    expect([403, 413]).toContain(huge.status);
+    expect(browser.cookie('ci_session')).toBeUndefined();
+    expect(await post(browser, '%%%not-base64%%%')).toMatchObject({ status: 403, reason: 'MALFORMED' });
+    expect(await post(browser, Buffer.from('<samlp:Response').toString('base64'))).toMatchObject({
+      status: 403,
+    });
+  });
+
+  it('never redirects to a URL taken from RelayState', async () => {
+    const { browser, requestId } = await startLogin();
+    const saml = tenant.samlLoginResponse({
+      requestId,
+      acsUrl: connection.acsUrl!,
+      audience: connection.spEntityId!,
+      email: employee,
+      relayState: 'https://evil.example/phish',
+    });
+    const response = await browser.postForm(connection.acsUrl!, {
+      SAMLResponse: saml.SAMLResponse,
+      RelayState: 'https://evil.example/phish',
+    });
+    expect(response.status).toBe(303);
+    expect(response.headers.get('location')).toBe('/');
+  });
+});
