@@ -95,7 +95,7 @@ function dedupe(certificates: SigningCertificate[]): SigningCertificate[] {
   return [...new Map(certificates.map((c) => [c.fingerprint, c])).values()];
 }
 
-function isPrivateAddress(address: string): boolean {
+export function isPrivateAddress(address: string): boolean {
   if (isIP(address) === 6) {
     const a = address.toLowerCase();
     if (a === '::1' || a === '::' || a.startsWith('fc') || a.startsWith('fd') || a.startsWith('fe80'))
