@@ -2,12 +2,14 @@
 // simulators unless SIMULATORS=false, build the app, print every URL, and shut down cleanly on signals.
 import 'reflect-metadata';
 import { startDnsSimulator } from '../simulators/dns/index.js';
+import { startIdpSimulator } from '../simulators/idp/index.js';
 import { startMailSimulator } from '../simulators/mail/index.js';
 import { createApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config/config.js';
 import { freePort } from './db/embedded.js';
 import { openDatabase } from './db/open.js';
 import { createLogger } from './lib/logger.js';
+import { randomToken } from './lib/secrets.js';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -45,13 +47,33 @@ async function main(): Promise<void> {
       httpPort: config.simulators.dnsHttpPort,
     });
     stops.push(() => dns.close());
+    const idp = await startIdpSimulator({ port: config.simulators.idpPort });
+    stops.push(() => idp.close());
+    const okta = await idp.createTenant({
+      tenantId: 'okta',
+      preset: 'okta',
+      appLoginUrl: `${config.publicUrl}/login?sso=true`,
+    });
+    const google = await idp.createTenant({ tenantId: 'google', preset: 'google' });
+    // The Google stand-in answers /auth/google/* unless real Google settings were given.
+    const googleClient = { clientId: 'console-identity', clientSecret: randomToken(24) };
+    google.registerOidcClient({
+      ...googleClient,
+      redirectUris: [`${config.publicUrl}/auth/google/callback`],
+    });
     config = {
       ...config,
       smtp: { ...config.smtp, host: mail.host, port: mail.smtpPort, secure: false },
       dnsServers: [dns.server],
+      google: config.google ?? { issuer: google.oidcIssuer, ...googleClient },
+      // The simulated IdPs live on loopback; outside production their metadata URLs may be fetched.
+      sso: { allowPrivateMetadataUrls: config.env !== 'production' || config.sso.allowPrivateMetadataUrls },
     };
     lines.push(`Mail simulator: SMTP ${mail.host}:${mail.smtpPort}, inbox ${mail.httpUrl}/messages`);
     lines.push(`DNS simulator:  ${dns.server} (UDP and TCP), records API ${dns.httpUrl}/records`);
+    lines.push(
+      `IdP simulator:  ${idp.url} (Okta-style SAML metadata ${okta.metadataUrl}, Google stand-in ${google.oidcIssuer})`,
+    );
   }
 
   const app = await createApp({ config, databaseUrl: database.url, logger });

@@ -127,6 +127,9 @@ export const environmentSchema = z.object({
   MAIL_SIM_HTTP_PORT: port.default(8025).describe('HTTP (inbox API) port of the bundled mail simulator.'),
   DNS_SIM_PORT: port.default(5353).describe('UDP and TCP port of the bundled DNS simulator.'),
   DNS_SIM_HTTP_PORT: port.default(8053).describe('HTTP (records API) port of the bundled DNS simulator.'),
+  IDP_SIM_PORT: port
+    .default(8090)
+    .describe('HTTP port of the bundled IdP simulator (SAML, OIDC, the Google stand-in).'),
   GRAPHQL_INTROSPECTION: bool
     .optional()
     .describe('Allow schema introspection. Default: on outside production.'),
@@ -172,6 +175,7 @@ export interface Config {
     mailHttpPort: number;
     dnsPort: number;
     dnsHttpPort: number;
+    idpPort: number;
   };
   graphqlIntrospection: boolean;
   logLevel: Environment['LOG_LEVEL'];
@@ -258,6 +262,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       mailHttpPort: e.MAIL_SIM_HTTP_PORT,
       dnsPort: e.DNS_SIM_PORT,
       dnsHttpPort: e.DNS_SIM_HTTP_PORT,
+      idpPort: e.IDP_SIM_PORT,
     },
     graphqlIntrospection: e.GRAPHQL_INTROSPECTION ?? e.NODE_ENV !== 'production',
     logLevel: e.LOG_LEVEL,

@@ -120,6 +120,7 @@ describe('fresh-machine start (src/main.ts without DATABASE_URL)', () => {
       MAIL_SIM_HTTP_PORT: '0',
       DNS_SIM_PORT: '0',
       DNS_SIM_HTTP_PORT: '0',
+      IDP_SIM_PORT: '0',
       LOG_LEVEL: 'warn',
     });
     const match = await waitForOutput(started, /^GraphQL: {8}(http:\/\/\S+:\d+)\/graphql /m);
