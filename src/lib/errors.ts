@@ -7,9 +7,7 @@ export type AccessCode =
   | 'FORBIDDEN'
   | 'NOT_FOUND'
   | 'BAD_USER_INPUT'
-  | 'RATE_LIMITED'
-  /** The organization has no parent organization, so it has no identity settings (yet). */
-  | 'NO_PARENT_ORGANIZATION';
+  | 'RATE_LIMITED';
 
 export class AccessError extends Error {
   constructor(

@@ -5,8 +5,16 @@ import { createServer, type Server } from 'node:http';
 import { inflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IdpTenant } from '../../simulators/idp/index.js';
+import { StaffRole } from '../../src/modules/sessions/user.entity.js';
 import {
+  DomainRemoveDocument,
+  MergeProposalCreateDocument,
+  OrganizationCreateDocument,
+  ParentOrganizationRequestApproveDocument,
+  ParentOrganizationRequestDocument,
+  DomainsDocument,
   LoginCodeRequestDocument,
+  LoginStartDocument,
   MeDocument,
   MemberRemoveDocument,
   MembersDocument,
@@ -264,6 +272,9 @@ describe('SSO connections', () => {
       (await stack.gqlOk(LoginCodeRequestDocument, { input: { email: parent.owner.email } })).loginCodeRequest
         .sent,
     ).toBe(true);
+    expect((await stack.gqlOk(LoginStartDocument, { email: parent.owner.email })).loginStart.route).toBe(
+      'EMAIL_CODE',
+    );
     await stack.gqlOk(
       SsoConnectionUpdateDocument,
       { id: connection.id, input: { name: 'Renamed' } },
@@ -271,6 +282,68 @@ describe('SSO connections', () => {
     );
     const again = await stack.gqlOk(SsoConnectionActivateDocument, { id: connection.id }, session);
     expect(again.ssoConnectionActivate.userErrors[0]?.code).toBe('NOT_TESTED');
+  });
+
+  it('stops routing a domain to SSO once it is no longer verified', async () => {
+    const parent = await capturedParent(stack, 'lapse-corp.com');
+    const tenant = await stack.idp.createTenant({ preset: 'okta' });
+    tenant.addUser({ email: parent.owner.email, firstName: 'L', lastName: 'P', groups: [] });
+    const connection = await samlConnection(stack, parent, tenant);
+    await activate(parent, connection, tenant);
+    const session = await ssoLogin(connection, tenant, parent.owner.email);
+    expect((await stack.gqlOk(LoginStartDocument, { email: parent.owner.email })).loginStart.route).toBe(
+      'SSO',
+    );
+    const domains = await stack.gqlOk(DomainsDocument, { parentId: parent.parentId }, session);
+    await stack.gqlOk(DomainRemoveDocument, { id: domains.domains.nodes[0]!.id }, session);
+    expect((await stack.gqlOk(LoginStartDocument, { email: parent.owner.email })).loginStart.route).toBe(
+      'EMAIL_CODE',
+    );
+    // The account and its session stay.
+    expect((await stack.gqlOk(MeDocument, {}, session)).me?.email).toBe(parent.owner.email);
+  });
+
+  it('refuses to merge away an organization whose parent holds an SSO connection', async () => {
+    const admin = await stack.signIn(uniqueEmail('console'));
+    const consoleOrg = (
+      await stack.gqlOk(
+        OrganizationCreateDocument,
+        { input: { name: 'SSO Console', kind: 'API_CONSOLE' } },
+        admin.token,
+      )
+    ).organizationCreate.organization!;
+    const sales = await stack.signInStaff(uniqueEmail('sales', 'vendor.example'), StaffRole.SALES);
+    const request = await stack.gqlOk(
+      ParentOrganizationRequestDocument,
+      { organizationId: consoleOrg.id },
+      admin.token,
+    );
+    const approved = await stack.gqlOk(
+      ParentOrganizationRequestApproveDocument,
+      { id: request.parentOrganizationRequest.request!.id },
+      sales.token,
+    );
+    const tenant = await stack.idp.createTenant({ preset: 'okta' });
+    await stack.gqlOk(
+      SsoConnectionCreateDocument,
+      {
+        parentId: approved.parentOrganizationRequestApprove.request!.parentOrganizationId!,
+        input: { protocol: 'SAML', name: 'Console IdP', saml: { metadataXml: tenant.metadataXml() } },
+      },
+      admin.token,
+    );
+    const target = await capturedParent(stack, 'target-corp.com');
+    const manager = await stack.signInStaff(uniqueEmail('am', 'vendor.example'), StaffRole.ACCOUNT_MANAGER);
+    const proposal = await stack.gqlOk(
+      MergeProposalCreateDocument,
+      { input: { incomingOrganizationId: consoleOrg.id, targetParentId: target.parentId } },
+      manager.token,
+    );
+    expect(proposal.mergeProposalCreate).toMatchObject({
+      proposal: null,
+      userErrors: [{ code: 'PARENT_HAS_IDENTITY_SETTINGS' }],
+    });
+    expect(proposal.mergeProposalCreate.userErrors[0]?.message).toContain('SSO connection "Console IdP"');
   });
 
   it('signs in an Entra ID user by persistent NameID and e-mail attribute, and updates the profile at each login', async () => {

@@ -4,7 +4,8 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { requestScope } from '../../http/request-scope.js';
-import { type AccessCode, AccessError } from '../../lib/errors.js';
+import { ACCESS_HTTP_STATUS } from '../../http/access-status.js';
+import { AccessError } from '../../lib/errors.js';
 import type { Services } from '../../services.js';
 import type { DomainMembershipRow } from './domain-membership.service.js';
 
@@ -30,14 +31,6 @@ const FORMATS = {
   json: { contentType: 'application/json; charset=utf-8', encode: json },
 } as const;
 
-const STATUS: Record<AccessCode, number> = {
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  BAD_USER_INPUT: 400,
-  RATE_LIMITED: 429,
-  NO_PARENT_ORGANIZATION: 403,
-};
 
 /** Writes of about this size: one per row would cost a syscall per row. */
 const CHUNK_CHARS = 64 * 1024;
@@ -54,7 +47,7 @@ export function domainMembershipRoutes(app: FastifyInstance, services: Services)
           rows = await services.domainMemberships.openExport(scope, parentId);
         } catch (error) {
           if (!(error instanceof AccessError)) throw error;
-          return reply.code(STATUS[error.code]).send({ error: { code: error.code, message: error.message } });
+          return reply.code(ACCESS_HTTP_STATUS[error.code]).send({ error: { code: error.code, message: error.message } });
         }
         // The id is a UUID here (anything else was refused as not found), so it is safe in the header.
         return reply

@@ -1,6 +1,7 @@
 // The e-mailed approval link. GET shows the proposal and never decides (mail scanners follow links);
 // deciding is a POST from that page by the signed-in approver the link was sent to.
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { ACCESS_HTTP_STATUS } from '../../http/access-status.js';
 import { requestScope } from '../../http/request-scope.js';
 import { AccessError, DomainError } from '../../lib/errors.js';
 import { escapeHtml, page } from '../../lib/html.js';
@@ -13,7 +14,7 @@ function tokenOf(value: unknown): string {
 
 function refusal(reply: FastifyReply, error: unknown): string {
   if (error instanceof DomainError || error instanceof AccessError) {
-    reply.code(error instanceof AccessError && error.code === 'UNAUTHENTICATED' ? 401 : 400);
+    reply.code(error instanceof AccessError ? ACCESS_HTTP_STATUS[error.code] : 400);
     return page('Merge proposal', `<h1>This cannot be done</h1><p>${escapeHtml(error.message)}</p>`);
   }
   throw error;

@@ -18,6 +18,7 @@ import { ActorType } from '../audit/audit-event.entity.js';
 import type { AuditEntry, AuditService } from '../audit/audit.service.js';
 import { Domain, DomainStatus } from '../domains/domain.entity.js';
 import { Membership } from '../members/membership.entity.js';
+import { SsoConnection } from '../sso/sso-connection.entity.js';
 import type { OrganizationAccess } from '../organizations/organization.access.js';
 import { Organization } from '../organizations/organization.entity.js';
 import { ParentOrganization } from '../organizations/parent-organization.entity.js';
@@ -311,20 +312,21 @@ export class MergeService {
   }
 
   /**
-   * Moving an organization away from a parent that holds verified domains would strand that identity setup
+   * Moving an organization away from a parent that holds verified domains or SSO connections would strand that identity setup
    * (its captured addresses would keep routing to a parent the organization left): it must go first.
    */
   private async assertNothingOrphaned(em: EntityManager, incoming: Organization): Promise<void> {
     if (!incoming.parent) return;
-    const verified = await em.find(
-      Domain,
-      { parent: incoming.parent.id, status: DomainStatus.VERIFIED },
-      { fields: ['name'] },
-    );
-    if (verified.length > 0) {
+    const verified = await em.find(Domain, { parent: incoming.parent.id, status: DomainStatus.VERIFIED }, { fields: ['name'] });
+    const connections = await em.find(SsoConnection, { parent: incoming.parent.id }, { fields: ['name'] });
+    const held = [
+      ...verified.map((d) => `verified domain ${d.name}`),
+      ...connections.map((c) => `SSO connection "${c.name}"`),
+    ];
+    if (held.length > 0) {
       throw new DomainError(
         MergeErrorCode.PARENT_HAS_IDENTITY_SETTINGS,
-        `The organization's current parent holds verified domains (${verified.map((d) => d.name).join(', ')}): remove them first.`,
+        `The organization's current parent holds identity settings (${held.join(', ')}): remove them first.`,
         ['incomingOrganizationId'],
       );
     }

@@ -3,14 +3,14 @@
 // a caller whose membership was removed is told their access ended.
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { AccessError, forbidden, notFound, unauthenticated } from '../../lib/errors.js';
+import { forbidden, notFound, unauthenticated } from '../../lib/errors.js';
 import { isUuid } from '../../lib/ids.js';
 import type { Scope, Viewer } from '../../lib/scope.js';
 import { Membership } from '../members/membership.entity.js';
 import { StaffRole } from '../sessions/user.entity.js';
 import { Organization } from './organization.entity.js';
 import { ParentOrganization } from './parent-organization.entity.js';
-import { IDENTITY_ADMIN_ROLES, isAdminRole, isIdentityAdminRole, OrganizationKind } from './roles.js';
+import { IDENTITY_ADMIN_ROLES, isAdminRole } from './roles.js';
 
 export interface OrganizationGrant {
   organization: Organization;
@@ -55,29 +55,6 @@ export class OrganizationAccess {
       throw forbidden('Only administrators of this organization can do this.');
     }
     return grant;
-  }
-
-  /**
-   * The identity settings of an organization: reachable only when it has a parent, and only by its
-   * identity administrators (ADMIN on API_CONSOLE, OWNER or PRIMARY_OWNER on ENTERPRISE).
-   */
-  async requireIdentitySettings(scope: Scope, organizationId: string, options: { em?: EntityManager } = {}) {
-    const grant = await this.requireMember(scope, organizationId, options);
-    if (!isIdentityAdminRole(grant.organization.kind, grant.membership.role)) {
-      throw forbidden(
-        grant.organization.kind === OrganizationKind.ENTERPRISE
-          ? 'Only owners of this organization can open its identity settings.'
-          : 'Only admins of this organization can open its identity settings.',
-      );
-    }
-    const parent = grant.organization.parent;
-    if (!parent) {
-      throw new AccessError(
-        'NO_PARENT_ORGANIZATION',
-        'This organization has no parent organization: ask Sales for one, or ask your account manager to merge it into your Enterprise parent.',
-      );
-    }
-    return { ...grant, parent: await (options.em ?? scope.em).findOneOrFail(ParentOrganization, parent.id) };
   }
 
   /**

@@ -2,6 +2,7 @@
 // assertion consumer service, and the login pages. A refused response never signs anyone in: the user
 // sees a stable reason code, and an unsolicited (IdP-initiated) response is sent to /login?sso=true.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ACCESS_HTTP_STATUS } from '../../http/access-status.js';
 import { requestScope } from '../../http/request-scope.js';
 import { setSessionCookie } from '../../http/session-cookie.js';
 import { AccessError, DomainError } from '../../lib/errors.js';
@@ -18,7 +19,7 @@ import { SsoRefusal, SsoRefusedError } from './sso.errors.js';
 /** The cookie binding a pending SSO login to the browser that started it. */
 export const BROWSER_COOKIE = 'ci_sso';
 
-function browserNonce(request: FastifyRequest, reply: FastifyReply, secure: boolean): string {
+export function browserNonce(request: FastifyRequest, reply: FastifyReply, secure: boolean): string {
   const existing = request.cookies[BROWSER_COOKIE];
   if (existing && /^[A-Za-z0-9_-]{20,100}$/.test(existing)) return existing;
   const nonce = randomToken(24);
@@ -32,7 +33,7 @@ function browserNonce(request: FastifyRequest, reply: FastifyReply, secure: bool
   return nonce;
 }
 
-function refused(reply: FastifyReply, error: SsoRefusedError) {
+export function refused(reply: FastifyReply, error: SsoRefusedError) {
   if (error.reason === SsoRefusal.UNSOLICITED) return reply.redirect('/login?sso=true', 303);
   reply.code(error.reason === SsoRefusal.CONNECTION_NOT_ENABLED ? 404 : 403).type('text/html; charset=utf-8');
   return page(
