@@ -18,6 +18,9 @@ import { DomainService } from './modules/domains/domain.service.js';
 import { installSamlSchemaValidator } from './modules/sso/saml/schema-validator.js';
 import { SsoConnectionService } from './modules/sso/sso-connection.service.js';
 import { SsoLoginService } from './modules/sso/sso-login.service.js';
+import { GoogleLoginService } from './modules/sso/oidc/google-login.service.js';
+import { OidcClients } from './modules/sso/oidc/oidc-client.js';
+import { OidcLoginService } from './modules/sso/oidc/oidc-login.service.js';
 import { secretBox } from './lib/secret-box.js';
 import { MergeService } from './modules/merges/merge.service.js';
 import { ParentOrganizationService } from './modules/organizations/parent-organization.service.js';
@@ -41,6 +44,8 @@ export interface Services {
   domains: DomainService;
   ssoConnections: SsoConnectionService;
   ssoLogin: SsoLoginService;
+  oidcLogin: OidcLoginService;
+  googleLogin: GoogleLoginService;
 }
 
 export function createServices(deps: {
@@ -74,6 +79,9 @@ export function createServices(deps: {
     installSamlSchemaValidator,
     deps.logger,
   );
+  const oidcClients = new OidcClients({ allowPrivate: config.sso.allowPrivateMetadataUrls }, clock);
+  const oidcLogin = new OidcLoginService(clock, ssoConnections, ssoLogin, oidcClients, deps.logger);
+  const googleLogin = new GoogleLoginService(config, clock, audit, sessions, oidcClients, deps.logger);
   return {
     ...deps,
     events,
@@ -90,5 +98,7 @@ export function createServices(deps: {
     domainMemberships,
     ssoConnections,
     ssoLogin,
+    oidcLogin,
+    googleLogin,
   };
 }

@@ -15,6 +15,8 @@ import { uuidv7 } from '../lib/ids.js';
 import { memberRoutes } from '../modules/members/member.routes.js';
 import { mergeRoutes } from '../modules/merges/merge.routes.js';
 import { ssoRoutes } from '../modules/sso/sso.routes.js';
+import { oidcRoutes } from '../modules/sso/oidc/oidc.routes.js';
+import { googleRoutes } from '../modules/sessions/google.routes.js';
 import { domainMembershipRoutes } from '../modules/domains/domain-membership.routes.js';
 import type { Services } from '../services.js';
 import { createMetrics } from './metrics.js';
@@ -142,6 +144,8 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
   memberRoutes(app, services);
   mergeRoutes(app, services);
   ssoRoutes(app, services);
+  oidcRoutes(app, services);
+  googleRoutes(app, services);
   domainMembershipRoutes(app, services);
 
   return {

@@ -2,12 +2,7 @@
 // its module's enum: mutations return it in `userErrors`. An AccessError is not business: the API turns
 // it into a top-level error with `extensions.code`. Anything else is a bug and is masked.
 
-export type AccessCode =
-  | 'UNAUTHENTICATED'
-  | 'FORBIDDEN'
-  | 'NOT_FOUND'
-  | 'BAD_USER_INPUT'
-  | 'RATE_LIMITED';
+export type AccessCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'NOT_FOUND' | 'BAD_USER_INPUT' | 'RATE_LIMITED';
 
 export class AccessError extends Error {
   constructor(

@@ -31,7 +31,6 @@ const FORMATS = {
   json: { contentType: 'application/json; charset=utf-8', encode: json },
 } as const;
 
-
 /** Writes of about this size: one per row would cost a syscall per row. */
 const CHUNK_CHARS = 64 * 1024;
 
@@ -47,7 +46,9 @@ export function domainMembershipRoutes(app: FastifyInstance, services: Services)
           rows = await services.domainMemberships.openExport(scope, parentId);
         } catch (error) {
           if (!(error instanceof AccessError)) throw error;
-          return reply.code(ACCESS_HTTP_STATUS[error.code]).send({ error: { code: error.code, message: error.message } });
+          return reply
+            .code(ACCESS_HTTP_STATUS[error.code])
+            .send({ error: { code: error.code, message: error.message } });
         }
         // The id is a UUID here (anything else was refused as not found), so it is safe in the header.
         return reply

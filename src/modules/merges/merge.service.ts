@@ -317,7 +317,11 @@ export class MergeService {
    */
   private async assertNothingOrphaned(em: EntityManager, incoming: Organization): Promise<void> {
     if (!incoming.parent) return;
-    const verified = await em.find(Domain, { parent: incoming.parent.id, status: DomainStatus.VERIFIED }, { fields: ['name'] });
+    const verified = await em.find(
+      Domain,
+      { parent: incoming.parent.id, status: DomainStatus.VERIFIED },
+      { fields: ['name'] },
+    );
     const connections = await em.find(SsoConnection, { parent: incoming.parent.id }, { fields: ['name'] });
     const held = [
       ...verified.map((d) => `verified domain ${d.name}`),

@@ -33,6 +33,12 @@ export function browserNonce(request: FastifyRequest, reply: FastifyReply, secur
   return nonce;
 }
 
+/** An admin's test login that cannot start: not signed in, not an admin, or no such connection. */
+export function testRefused(reply: FastifyReply, error: AccessError) {
+  reply.code(ACCESS_HTTP_STATUS[error.code]).type('text/html; charset=utf-8');
+  return page('Test refused', `<h1>Cannot test this connection</h1><p>${escapeHtml(error.message)}</p>`);
+}
+
 export function refused(reply: FastifyReply, error: SsoRefusedError) {
   if (error.reason === SsoRefusal.UNSOLICITED) return reply.redirect('/login?sso=true', 303);
   reply.code(error.reason === SsoRefusal.CONNECTION_NOT_ENABLED ? 404 : 403).type('text/html; charset=utf-8');
@@ -93,15 +99,7 @@ export function ssoRoutes(app: FastifyInstance, services: Services): void {
       );
       return reply.redirect(url, 302);
     } catch (error) {
-      if (error instanceof AccessError) {
-        reply
-          .code(error.code === 'UNAUTHENTICATED' ? 401 : error.code === 'NOT_FOUND' ? 404 : 403)
-          .type('text/html; charset=utf-8');
-        return page(
-          'Test refused',
-          `<h1>Cannot test this connection</h1><p>${escapeHtml(error.message)}</p>`,
-        );
-      }
+      if (error instanceof AccessError) return testRefused(reply, error);
       if (error instanceof SsoRefusedError) return refused(reply, error);
       throw error;
     }
