@@ -34,6 +34,7 @@ export interface App {
 export const MAIL_QUEUE = 'mail.deliver';
 export const MERGE_EXPIRY_QUEUE = 'merge.expire';
 export const DOMAIN_CHECK_QUEUE = 'domains.check';
+export const SSO_CLEANUP_QUEUE = 'sso.cleanup';
 const MIGRATION_LOCK = 72_707_101;
 
 /** Applies pending migrations; an advisory lock keeps instances that start together from racing. */
@@ -86,6 +87,13 @@ export async function createApp(options: AppOptions): Promise<App> {
           const next = await services.domains.checkDue(orm.em.fork());
           // Pending claims want checks every 30 s early on, more often than the cron's minute.
           if (next && secondsUntil(next) < 60) await jobs.trigger(DOMAIN_CHECK_QUEUE, secondsUntil(next));
+        },
+      },
+      {
+        queue: SSO_CLEANUP_QUEUE,
+        cron: '17 * * * *',
+        run: async () => {
+          await services.ssoLogin.purgeExpired(orm.em.fork());
         },
       },
       {

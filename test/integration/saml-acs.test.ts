@@ -1,6 +1,7 @@
 // Every refusal of rule 10 at the assertion consumer service, driven by the IdP simulator's fault
 // switches: each is refused with its reason code and signs nobody in.
 import { inflateRawSync } from 'node:zlib';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IdpTenant, SamlFaults } from '../../simulators/idp/index.js';
 import {
@@ -212,5 +213,25 @@ describe('SAML assertion consumer service refusals', () => {
     });
     expect(response.status).toBe(303);
     expect(response.headers.get('location')).toBe('/');
+  });
+
+  it('purges assertion IDs and pending logins once they can no longer be used', async () => {
+    const client = new pg.Client({ connectionString: stack.databaseUrl });
+    await client.connect();
+    try {
+      await client.query(
+        `insert into sso_consumed_assertions (connection_id, assertion_id, expires_at) values ($1, 'old', now() - interval '1 hour'), ($1, 'live', now() + interval '1 hour')`,
+        [connection.id],
+      );
+      const purged = await stack.app.services.ssoLogin.purgeExpired(stack.app.orm.em.fork());
+      expect(purged.assertions).toBeGreaterThanOrEqual(1);
+      const { rows } = await client.query(
+        'select assertion_id from sso_consumed_assertions where assertion_id in ($1, $2)',
+        ['old', 'live'],
+      );
+      expect(rows.map((r) => r.assertion_id)).toEqual(['live']);
+    } finally {
+      await client.end();
+    }
   });
 });

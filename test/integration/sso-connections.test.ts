@@ -10,6 +10,8 @@ import {
   DomainRemoveDocument,
   MergeProposalCreateDocument,
   OrganizationCreateDocument,
+  OrganizationJitUpdateDocument,
+  OrganizationsDocument,
   ParentOrganizationRequestApproveDocument,
   ParentOrganizationRequestDocument,
   DomainsDocument,
@@ -344,6 +346,50 @@ describe('SSO connections', () => {
       userErrors: [{ code: 'PARENT_HAS_IDENTITY_SETTINGS' }],
     });
     expect(proposal.mergeProposalCreate.userErrors[0]?.message).toContain('SSO connection "Console IdP"');
+  });
+
+  it('provisions each organization as its JIT settings say, and warns about a signing certificate that expires soon', async () => {
+    const parent = await capturedParent(stack, 'jit-corp.com');
+    const tenant = await stack.idp.createTenant({
+      preset: 'okta',
+      certificateValidity: { notAfter: new Date(Date.now() + 10 * 86_400_000) },
+    });
+    const employee = uniqueEmail('newbie', 'jit-corp.com');
+    for (const email of [parent.owner.email, employee])
+      tenant.addUser({ email, firstName: 'J', lastName: 'T', groups: [] });
+    const connection = await samlConnection(stack, parent, tenant);
+    expect(connection.certificateExpiryWarning?.fingerprint).toBe(connection.certificates[0]?.fingerprint);
+
+    const refused = await stack.gqlOk(
+      OrganizationJitUpdateDocument,
+      { id: parent.organizationId, input: { enabled: true, defaultRole: 'OWNER' } },
+      parent.owner.token,
+    );
+    expect(refused.organizationJitUpdate.userErrors[0]?.code).toBe('INVALID_ROLE');
+    const off = await stack.gqlOk(
+      OrganizationJitUpdateDocument,
+      { id: parent.organizationId, input: { enabled: false } },
+      parent.owner.token,
+    );
+    expect(off.organizationJitUpdate.organization).toMatchObject({
+      jitEnabled: false,
+      jitDefaultRole: 'MEMBER',
+    });
+    await activate(parent, connection, tenant);
+    const owner = await ssoLogin(connection, tenant, parent.owner.email);
+    const first = await ssoLogin(connection, tenant, employee);
+    expect((await stack.gqlOk(OrganizationsDocument, {}, first)).organizations.edges).toEqual([]);
+    await stack.gqlOk(
+      OrganizationJitUpdateDocument,
+      { id: parent.organizationId, input: { enabled: true } },
+      owner,
+    );
+    const second = await ssoLogin(connection, tenant, employee);
+    expect(
+      (await stack.gqlOk(OrganizationsDocument, {}, second)).organizations.edges.map(
+        (e) => e.node.viewerRole,
+      ),
+    ).toEqual(['MEMBER']);
   });
 
   it('signs in an Entra ID user by persistent NameID and e-mail attribute, and updates the profile at each login', async () => {

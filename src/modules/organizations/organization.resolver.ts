@@ -7,7 +7,8 @@ import { CREATOR_ROLE } from './roles.js';
 import {
   OrganizationConnection,
   OrganizationCreateInput,
-  OrganizationCreatePayload,
+  OrganizationJitUpdateInput,
+  OrganizationPayload,
   OrganizationType,
 } from './organization.types.js';
 
@@ -50,16 +51,33 @@ export class OrganizationResolver {
     return toConnection(result, (m) => OrganizationType.from(m.organization, m.role));
   }
 
-  @Mutation(() => OrganizationCreatePayload, {
+  @Mutation(() => OrganizationPayload, {
     description: 'Creates an organization with the caller as its first administrator.',
   })
   async organizationCreate(
     @Arg('input') input: OrganizationCreateInput,
     @Ctx() ctx: Context,
-  ): Promise<OrganizationCreatePayload> {
+  ): Promise<OrganizationPayload> {
     const { result, userErrors } = await mutate(() => ctx.services.organizations.create(ctx.scope, input));
     return {
       organization: result ? OrganizationType.from(result, CREATOR_ROLE[result.kind]) : null,
+      userErrors,
+    };
+  }
+
+  @Mutation(() => OrganizationPayload, {
+    description: 'JIT provisioning of this organization; its identity admins only.',
+  })
+  async organizationJitUpdate(
+    @Arg('id', () => ID) id: string,
+    @Arg('input') input: OrganizationJitUpdateInput,
+    @Ctx() ctx: Context,
+  ): Promise<OrganizationPayload> {
+    const { result, userErrors } = await mutate(() =>
+      ctx.services.organizations.updateJit(ctx.scope, id, input.enabled, input.defaultRole ?? null),
+    );
+    return {
+      organization: result ? OrganizationType.from(result.organization, result.viewerRole) : null,
       userErrors,
     };
   }

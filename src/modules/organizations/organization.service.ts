@@ -11,7 +11,14 @@ import type { OrganizationAccess } from './organization.access.js';
 import { Organization } from './organization.entity.js';
 import { OrganizationErrorCode } from './organization.errors.js';
 import { ParentOrganization } from './parent-organization.entity.js';
-import { CREATOR_ROLE, OrganizationKind } from './roles.js';
+import {
+  CREATOR_ROLE,
+  isAdminRole,
+  isIdentityAdminRole,
+  isRoleOfKind,
+  type MemberRole,
+  OrganizationKind,
+} from './roles.js';
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{1,46})[a-z0-9]$/;
 
@@ -136,5 +143,49 @@ export class OrganizationService {
     const organization = await scope.em.findOne(Organization, { slug: slug.trim().toLowerCase() });
     if (!organization) throw notFound('Organization');
     return organization;
+  }
+
+  /**
+   * JIT provisioning settings: whether first SSO sign-ins join this organization, and with which role
+   * (never PRIMARY_OWNER, never an administrator role: JIT must not hand out administration). Identity
+   * admins of the organization only.
+   */
+  async updateJit(
+    scope: Scope,
+    organizationId: string,
+    enabled: boolean,
+    defaultRole: MemberRole | null,
+  ): Promise<{ organization: Organization; viewerRole: MemberRole }> {
+    return scope.em.transactional(async (em) => {
+      const { organization, membership } = await this.access.requireMember(scope, organizationId, {
+        em,
+        lock: true,
+      });
+      if (!isIdentityAdminRole(organization.kind, membership.role)) {
+        throw forbidden('Only admins (owners on Enterprise) can change JIT provisioning.');
+      }
+      const role = defaultRole ?? organization.jitDefaultRole;
+      if (!isRoleOfKind(organization.kind, role) || isAdminRole(organization.kind, role)) {
+        throw new DomainError(
+          OrganizationErrorCode.INVALID_ROLE,
+          `${role} cannot be the JIT role of this organization.`,
+          ['defaultRole'],
+        );
+      }
+      const before = { jitEnabled: organization.jitEnabled, jitDefaultRole: organization.jitDefaultRole };
+      organization.jitEnabled = enabled;
+      organization.jitDefaultRole = role;
+      organization.updatedAt = this.clock.now();
+      this.audit.record(em, scope, {
+        action: 'organization.jit_updated',
+        targetType: 'Organization',
+        targetId: organization.id,
+        organizationId: organization.id,
+        parentOrganizationId: organization.parent?.id ?? null,
+        before,
+        after: { jitEnabled: enabled, jitDefaultRole: role },
+      });
+      return { organization, viewerRole: membership.role };
+    });
   }
 }

@@ -39,6 +39,15 @@ export class OrganizationType {
   @Field()
   createdAt!: Date;
 
+  @Field({
+    description:
+      "Whether first SSO sign-ins of the parent's users join this organization (when group mappings are off).",
+  })
+  jitEnabled!: boolean;
+
+  @Field(() => MemberRole, { description: 'The role JIT provisioning gives.' })
+  jitDefaultRole!: MemberRole;
+
   /** Resolved by OrganizationResolver.parentOrganization. */
   parentOrganizationId!: string | null;
 
@@ -50,6 +59,8 @@ export class OrganizationType {
       kind: organization.kind,
       viewerRole,
       createdAt: organization.createdAt,
+      jitEnabled: organization.jitEnabled,
+      jitDefaultRole: organization.jitDefaultRole,
       parentOrganizationId: organization.parent?.id ?? null,
     };
   }
@@ -73,10 +84,19 @@ export class OrganizationCreateInput {
 }
 
 @ObjectType()
-export class OrganizationCreatePayload {
+export class OrganizationPayload {
   @Field(() => OrganizationType, { nullable: true })
   organization!: OrganizationType | null;
 
   @Field(() => [OrganizationUserError])
   userErrors!: UserErrorShape[];
+}
+
+@InputType()
+export class OrganizationJitUpdateInput {
+  @Field()
+  enabled!: boolean;
+
+  @Field(() => MemberRole, { nullable: true, description: 'Default: unchanged.' })
+  defaultRole?: MemberRole | null;
 }

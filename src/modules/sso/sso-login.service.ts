@@ -350,4 +350,12 @@ export class SsoLoginService {
       this.connections.recordTest(connection, succeeded, error);
     });
   }
+
+  /** Housekeeping: assertion IDs past their validity cannot be replayed anyway, and stale pending logins are dead. */
+  async purgeExpired(em: EntityManager): Promise<{ assertions: number; requests: number }> {
+    const now = this.clock.now();
+    const assertions = await em.nativeDelete(ConsumedAssertion, { expiresAt: { $lt: now } });
+    const requests = await em.nativeDelete(SsoLoginRequest, { expiresAt: { $lt: addSeconds(now, -3600) } });
+    return { assertions, requests };
+  }
 }
