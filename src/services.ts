@@ -15,6 +15,9 @@ import { StaffService } from './modules/sessions/staff.service.js';
 import { DomainMembershipService } from './modules/domains/domain-membership.service.js';
 import { dnsTxtResolver } from './modules/domains/dns-resolver.js';
 import { DomainService } from './modules/domains/domain.service.js';
+import { DirectoryProvisioning } from './modules/scim/directory-provisioning.js';
+import { DirectoryService } from './modules/scim/directory.service.js';
+import { ScimService } from './modules/scim/scim.service.js';
 import { installSamlSchemaValidator } from './modules/sso/saml/schema-validator.js';
 import { SsoConnectionService } from './modules/sso/sso-connection.service.js';
 import { SsoLoginService } from './modules/sso/sso-login.service.js';
@@ -44,6 +47,8 @@ export interface Services {
   domains: DomainService;
   ssoConnections: SsoConnectionService;
   ssoLogin: SsoLoginService;
+  scim: ScimService;
+  directories: DirectoryService;
   oidcLogin: OidcLoginService;
   googleLogin: GoogleLoginService;
 }
@@ -82,8 +87,13 @@ export function createServices(deps: {
   const oidcClients = new OidcClients({ allowPrivate: config.sso.allowPrivateMetadataUrls }, clock);
   const oidcLogin = new OidcLoginService(clock, ssoConnections, ssoLogin, oidcClients, deps.logger);
   const googleLogin = new GoogleLoginService(config, clock, audit, sessions, oidcClients, deps.logger);
+  const provisioning = new DirectoryProvisioning(clock, audit, sessions);
+  const scim = new ScimService(clock, provisioning, events);
+  const directories = new DirectoryService(config, clock, audit, access, provisioning, events);
   return {
     ...deps,
+    scim,
+    directories,
     events,
     outbox,
     access,

@@ -1,6 +1,9 @@
 import { OutboxMail } from '../mail/outbox-mail.entity.js';
 import { Domain } from '../modules/domains/domain.entity.js';
 import { ConsumedAssertion } from '../modules/sso/consumed-assertion.entity.js';
+import { Directory } from '../modules/scim/directory.entity.js';
+import { DirectoryGroup, DirectoryGroupMember } from '../modules/scim/directory-group.entity.js';
+import { DirectoryUser } from '../modules/scim/directory-user.entity.js';
 import { SsoConnection } from '../modules/sso/sso-connection.entity.js';
 import { SsoIdentity } from '../modules/sso/sso-identity.entity.js';
 import { SsoLoginRequest } from '../modules/sso/sso-login-request.entity.js';
@@ -35,4 +38,8 @@ export const entities = [
   SsoIdentity,
   SsoLoginRequest,
   ConsumedAssertion,
+  Directory,
+  DirectoryUser,
+  DirectoryGroup,
+  DirectoryGroupMember,
 ];

@@ -8,6 +8,7 @@ import { MergeResolver } from '../modules/merges/merge.resolver.js';
 import { DomainMembershipResolver } from '../modules/domains/domain-membership.resolver.js';
 import { DomainResolver } from '../modules/domains/domain.resolver.js';
 import { SsoResolver } from '../modules/sso/sso.resolver.js';
+import { DirectoryResolver } from '../modules/scim/directory.resolver.js';
 import { ParentOrganizationResolver } from '../modules/organizations/parent-organization.resolver.js';
 
 export const resolvers = [
@@ -19,6 +20,7 @@ export const resolvers = [
   DomainMembershipResolver,
   DomainResolver,
   SsoResolver,
+  DirectoryResolver,
   AuditResolver,
 ] as const;
 

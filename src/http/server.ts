@@ -15,10 +15,12 @@ import { uuidv7 } from '../lib/ids.js';
 import { memberRoutes } from '../modules/members/member.routes.js';
 import { mergeRoutes } from '../modules/merges/merge.routes.js';
 import { ssoRoutes } from '../modules/sso/sso.routes.js';
+import { scimRoutes } from '../modules/scim/scim.routes.js';
 import { oidcRoutes } from '../modules/sso/oidc/oidc.routes.js';
 import { googleRoutes } from '../modules/sessions/google.routes.js';
 import { domainMembershipRoutes } from '../modules/domains/domain-membership.routes.js';
 import type { Services } from '../services.js';
+import { LiveSockets } from './live-sockets.js';
 import { createMetrics } from './metrics.js';
 import { requestScope } from './request-scope.js';
 import { sessionToken } from './session-cookie.js';
@@ -68,6 +70,12 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
 
   const formatGraphQLError = formatError(logger);
   const wsServer = new WebSocketServer({ server: app.server, path: '/graphql' });
+  // A deprovisioned or signed-out-everywhere user loses their open subscriptions at once, not at the next event.
+  const liveSockets = new LiveSockets();
+  const revocations = services.events.subscribe('USER_SESSIONS_REVOKED');
+  void (async () => {
+    for await (const userId of revocations) liveSockets.close(userId);
+  })();
   const wsCleanup = useServer<Record<string, unknown>>(
     {
       schema,
@@ -83,6 +91,7 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
           em,
           sessionToken(headers, cookies, config.session.cookieName),
         );
+        if (viewer) liveSockets.add(viewer.userId, ctx.extra.socket);
         return { scope: { em, viewer, requestId: uuidv7() }, services };
       },
       // Same error model as over HTTP: typed extensions.code, unexpected errors masked.
@@ -144,6 +153,7 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
   memberRoutes(app, services);
   mergeRoutes(app, services);
   ssoRoutes(app, services);
+  await scimRoutes(app, services);
   oidcRoutes(app, services);
   googleRoutes(app, services);
   domainMembershipRoutes(app, services);
@@ -151,6 +161,7 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
   return {
     app,
     async close() {
+      await revocations.return?.();
       await app.close();
       wsServer.close();
     },

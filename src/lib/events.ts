@@ -37,7 +37,19 @@ export interface DomainStatusChangedEvent {
   occurredAt: Date;
 }
 
+export interface DirectoryStatusChangedEvent {
+  parentOrganizationId: string;
+  directoryId: string;
+  lastSyncAt: Date | null;
+  users: number;
+  groups: number;
+  errors: string[];
+}
+
 export type EventTopics = {
+  /** Every session of the user was revoked: live connections (subscriptions) of the user must close. */
+  USER_SESSIONS_REVOKED: [userId: string];
+  DIRECTORY_STATUS_CHANGED: [parentOrganizationId: string, event: DirectoryStatusChangedEvent];
   DOMAIN_STATUS_CHANGED: [parentOrganizationId: string, event: DomainStatusChangedEvent];
   MEMBERSHIP_CHANGED: [organizationId: string, event: MembershipChangedEvent];
   MERGE_PROPOSAL_UPDATED: [proposalId: string, event: MergeProposalUpdatedEvent];

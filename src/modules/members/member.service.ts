@@ -22,7 +22,7 @@ import { User } from '../sessions/user.entity.js';
 import { refuseIfSsoRequired } from '../sso/sso-routing.js';
 import { Invitation } from './invitation.entity.js';
 import { MemberErrorCode } from './member.errors.js';
-import { Membership, MembershipSource } from './membership.entity.js';
+import { Membership, MembershipSource, RemovalReason } from './membership.entity.js';
 
 export interface MemberInviteInput {
   email: string;
@@ -149,6 +149,7 @@ export class MemberService {
       const before = membership && !membership.removedAt ? { role: membership.role } : null;
       if (membership) {
         membership.removedAt = null;
+        membership.removalReason = null;
         membership.updatedAt = now;
         if (!before) {
           membership.role = invitation.role;
@@ -250,6 +251,7 @@ export class MemberService {
       await this.assertAdminRemains(em, organization, target, false);
       const now = this.clock.now();
       target.removedAt = now;
+      target.removalReason = RemovalReason.CONSOLE;
       target.updatedAt = now;
       this.audit.record(em, scope, {
         action: 'member.removed',

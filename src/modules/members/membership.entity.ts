@@ -4,6 +4,11 @@ import { Organization } from '../organizations/organization.entity.js';
 import { MemberRole } from '../organizations/roles.js';
 import { User } from '../sessions/user.entity.js';
 
+export enum RemovalReason {
+  CONSOLE = 'CONSOLE',
+  DEPROVISIONED = 'DEPROVISIONED',
+}
+
 export enum MembershipSource {
   CREATOR = 'CREATOR',
   INVITE = 'INVITE',
@@ -20,7 +25,7 @@ export enum MembershipSource {
 @Unique({ properties: ['organization', 'user'] })
 @Index({ properties: ['user', 'removedAt'] })
 export class Membership {
-  [OptionalProps]?: 'removedAt' | 'updatedAt';
+  [OptionalProps]?: 'removedAt' | 'removalReason' | 'updatedAt';
 
   @PrimaryKey({ type: 'uuid' })
   id: string = uuidv7();
@@ -45,6 +50,13 @@ export class Membership {
 
   @Property({ type: 'timestamptz', nullable: true })
   removedAt?: Date | null;
+
+  /**
+   * Why the membership ended: an admin's removal in the console sticks until the IdP re-adds the user,
+   * while a deprovisioning by the directory is undone when the directory reactivates the user.
+   */
+  @Enum({ items: () => RemovalReason, nullable: true })
+  removalReason?: RemovalReason | null;
 
   constructor(organization: Organization, user: User, role: MemberRole, source: MembershipSource, now: Date) {
     this.organization = organization;

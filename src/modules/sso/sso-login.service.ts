@@ -15,6 +15,7 @@ import { Organization } from '../organizations/organization.entity.js';
 import type { IssuedSession, SessionService } from '../sessions/session.service.js';
 import { AuthMethod } from '../sessions/session.entity.js';
 import { User } from '../sessions/user.entity.js';
+import { DirectoryUser } from '../scim/directory-user.entity.js';
 import { ConsumedAssertion } from './consumed-assertion.entity.js';
 import { consumeSamlResponse } from './saml/acs-checks.js';
 import { authnRequestUrl } from './saml/saml-entities.js';
@@ -211,6 +212,12 @@ export class SsoLoginService {
       identity = new SsoIdentity(connection, profile.subject, user, profile.email, now);
       em.persist(identity);
     }
+    const deactivated = await em.count(DirectoryUser, {
+      user,
+      active: false,
+      directory: { parent: connection.parent.id },
+    });
+    if (deactivated > 0) throw new SsoRefusedError(SsoRefusal.DEPROVISIONED, 'directory', profile.email);
     identity.profile = {
       firstName: profile.firstName ?? null,
       lastName: profile.lastName ?? null,
@@ -254,6 +261,7 @@ export class SsoLoginService {
         new Membership(organization, user, organization.jitDefaultRole, MembershipSource.JIT, now);
       if (existing) {
         existing.removedAt = null;
+        existing.removalReason = null;
         existing.role = organization.jitDefaultRole;
         existing.source = MembershipSource.JIT;
         existing.updatedAt = now;

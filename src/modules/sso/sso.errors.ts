@@ -42,6 +42,8 @@ export enum SsoRefusal {
   NO_SUBJECT = 'NO_SUBJECT',
   NO_EMAIL = 'NO_EMAIL',
   EMAIL_NOT_IN_VERIFIED_DOMAIN = 'EMAIL_NOT_IN_VERIFIED_DOMAIN',
+  /** The parent's SCIM directory deactivated this user: SSO must not let them back in. */
+  DEPROVISIONED = 'DEPROVISIONED',
   /** OIDC */
   STATE_MISMATCH = 'STATE_MISMATCH',
   TOKEN_INVALID = 'TOKEN_INVALID',

@@ -3,8 +3,6 @@
 // redemption, whose failures become stable refusal codes. Every request to the IdP goes through one fetch
 // port that refuses plain http and private or loopback targets unless the deployment allows them (the
 // bundled IdP simulator), because the issuer is a URL an admin typed in.
-import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
 import {
   allowInsecureRequests,
   authorizationCodeGrant,
@@ -24,7 +22,7 @@ import {
 } from 'openid-client';
 import type { Clock } from '../../../lib/clock.js';
 import { randomToken } from '../../../lib/secrets.js';
-import { isPrivateAddress } from '../saml/idp-metadata.js';
+import { outboundRefusal } from '../../../lib/outbound-url.js';
 import { SsoRefusal, SsoRefusedError } from '../sso.errors.js';
 
 const DISCOVERY_TTL_MS = 5 * 60_000;
@@ -166,13 +164,8 @@ export class OidcClients {
 
 /** An IdP endpoint must be https on a public address (server-side request forgery otherwise). */
 async function assertPublicEndpoint(url: URL): Promise<void> {
-  const refuse = (detail: string) => new SsoRefusedError(SsoRefusal.IDP_ERROR, 'endpoint', detail);
-  if (url.protocol !== 'https:') throw refuse(`${url.origin} is not https`);
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  const addresses = isIP(host) ? [{ address: host }] : await lookup(host, { all: true }).catch(() => []);
-  if (addresses.length === 0) throw refuse(`${url.hostname} does not resolve`);
-  if (addresses.some((a) => isPrivateAddress(a.address)))
-    throw refuse(`${url.hostname} is a private or loopback address`);
+  const refusal = await outboundRefusal(url, false);
+  if (refusal) throw new SsoRefusedError(SsoRefusal.IDP_ERROR, 'endpoint', `${url.origin}: ${refusal}`);
 }
 
 /** openid-client's errors as our refusal codes; null for what is not a protocol failure (a bug: rethrown). */

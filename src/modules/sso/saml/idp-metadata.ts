@@ -2,10 +2,9 @@
 // defences a server-side fetch of a user-supplied URL needs (no private or loopback targets unless
 // configured for the simulators, a timeout, a size cap).
 import { X509Certificate } from 'node:crypto';
-import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
 import { DOMParser } from '@xmldom/xmldom';
 import { DomainError } from '../../../lib/errors.js';
+import { outboundRefusal } from '../../../lib/outbound-url.js';
 import type { SigningCertificate } from '../sso-connection.entity.js';
 import { SsoErrorCode } from '../sso.errors.js';
 
@@ -95,53 +94,26 @@ function dedupe(certificates: SigningCertificate[]): SigningCertificate[] {
   return [...new Map(certificates.map((c) => [c.fingerprint, c])).values()];
 }
 
-export function isPrivateAddress(address: string): boolean {
-  if (isIP(address) === 6) {
-    const a = address.toLowerCase();
-    if (a === '::1' || a === '::' || a.startsWith('fc') || a.startsWith('fd') || a.startsWith('fe80'))
-      return true;
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a);
-    return mapped ? isPrivateAddress(mapped[1]!) : false;
-  }
-  const [a, b] = address.split('.').map(Number) as [number, number];
-  return (
-    a === 10 ||
-    a === 127 ||
-    a === 0 ||
-    (a === 169 && b === 254) ||
-    (a === 172 && b >= 16 && b <= 31) ||
-    (a === 192 && b === 168) ||
-    (a === 100 && b >= 64 && b <= 127) ||
-    a >= 224
-  );
-}
-
 /** Fetches metadata: http(s) only, public addresses only (unless allowed), 10 s, 1 MB. */
 export async function fetchMetadata(
   rawUrl: string,
   options: { allowPrivate: boolean; timeoutMs?: number },
 ): Promise<string> {
   const url = new URL(assertHttpUrl(rawUrl, 'metadataUrl'));
-  if (!options.allowPrivate) {
-    if (url.protocol !== 'https:') {
-      throw new DomainError(SsoErrorCode.METADATA_URL_NOT_ALLOWED, 'The metadata URL must use https.', [
-        'metadataUrl',
-      ]);
-    }
-    const host = url.hostname.replace(/^\[|\]$/g, '');
-    const addresses = isIP(host) ? [{ address: host }] : await lookup(host, { all: true }).catch(() => []);
-    if (addresses.length === 0) {
-      throw new DomainError(SsoErrorCode.METADATA_UNREACHABLE, `${url.hostname} does not resolve.`, [
-        'metadataUrl',
-      ]);
-    }
-    if (addresses.some((a) => isPrivateAddress(a.address))) {
-      throw new DomainError(
-        SsoErrorCode.METADATA_URL_NOT_ALLOWED,
-        'The metadata URL points to a private or loopback address.',
-        ['metadataUrl'],
-      );
-    }
+  const refusal = await outboundRefusal(url, options.allowPrivate);
+  if (refusal === 'unresolvable') {
+    throw new DomainError(SsoErrorCode.METADATA_UNREACHABLE, `${url.hostname} does not resolve.`, [
+      'metadataUrl',
+    ]);
+  }
+  if (refusal) {
+    throw new DomainError(
+      SsoErrorCode.METADATA_URL_NOT_ALLOWED,
+      refusal === 'not-https'
+        ? 'The metadata URL must use https.'
+        : 'The metadata URL points to a private or loopback address.',
+      ['metadataUrl'],
+    );
   }
   let response: Response;
   try {

@@ -1,0 +1,152 @@
+// What a directory user means for the platform, applied on every SCIM write and on "Sync now": an
+// active user with an e-mail on the parent's verified domains becomes an account with memberships as
+// rule 11 says; an inactive or deleted one loses the memberships the directory granted and every session.
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Clock } from '../../lib/clock.js';
+import { canonicalEmail, InvalidEmailError } from '../../lib/names.js';
+import type { Scope } from '../../lib/scope.js';
+import { ActorType } from '../audit/audit-event.entity.js';
+import type { AuditService } from '../audit/audit.service.js';
+import { Membership, MembershipSource, RemovalReason } from '../members/membership.entity.js';
+import { Organization } from '../organizations/organization.entity.js';
+import type { SessionService } from '../sessions/session.service.js';
+import { User } from '../sessions/user.entity.js';
+import { isOnVerifiedDomain } from '../sso/sso-routing.js';
+import type { Directory } from './directory.entity.js';
+import { type DirectoryUser } from './directory-user.entity.js';
+import { primaryEmail } from './scim-resources.js';
+
+export interface ReconcileOutcome {
+  provisioned: boolean;
+  deprovisioned: boolean;
+  /** Set when sessions were revoked: live connections of this user must close after commit. */
+  revokedUserId?: string;
+  error?: string;
+}
+
+export class DirectoryProvisioning {
+  constructor(
+    private readonly clock: Clock,
+    private readonly audit: AuditService,
+    private readonly sessions: SessionService,
+  ) {}
+
+  /**
+   * `readded`: the IdP (re)assigned the user in this request (created or reactivated), which also undoes
+   * an admin's console removal; a plain sync does not.
+   */
+  async reconcile(
+    em: EntityManager,
+    directory: Directory,
+    entry: DirectoryUser,
+    options: { deleted?: boolean; readded?: boolean } = {},
+  ): Promise<ReconcileOutcome> {
+    const scope: Pick<Scope, 'viewer' | 'requestId'> = { viewer: null, requestId: `scim:${directory.id}` };
+    if (options.deleted || !entry.active) return this.deprovision(em, scope, directory, entry);
+    let email: string;
+    try {
+      email = canonicalEmail(primaryEmail(entry));
+    } catch (error) {
+      if (error instanceof InvalidEmailError)
+        return { provisioned: false, deprovisioned: false, error: `${entry.userName}: no valid e-mail` };
+      throw error;
+    }
+    if (!(await isOnVerifiedDomain(em, directory.parent.id, email))) {
+      return {
+        provisioned: false,
+        deprovisioned: false,
+        error: `${email}: not on a verified domain of the parent`,
+      };
+    }
+    const now = this.clock.now();
+    let user = entry.user ?? (await em.findOne(User, { email }));
+    if (!user) {
+      user = new User(email, now);
+      em.persist(user);
+      this.audit.record(em, scope, {
+        action: 'user.created',
+        targetType: 'User',
+        targetId: user.id,
+        after: { email, via: 'scim' },
+        actorType: ActorType.IDP,
+      });
+    }
+    entry.user = user;
+    const name = [entry.givenName, entry.familyName].filter(Boolean).join(' ').slice(0, 200);
+    if (name && user.name !== name) user.name = name;
+    let provisioned = false;
+    const organizations = await em.find(Organization, {
+      parent: directory.parent.id,
+      jitEnabled: true,
+      advancedGroupMappings: false,
+    });
+    for (const organization of organizations) {
+      const membership = await em.findOne(Membership, { organization, user });
+      if (membership && !membership.removedAt) continue;
+      if (membership?.removalReason === RemovalReason.CONSOLE && !options.readded) continue;
+      const target =
+        membership ??
+        new Membership(organization, user, organization.jitDefaultRole, MembershipSource.SCIM, now);
+      if (membership) {
+        membership.removedAt = null;
+        membership.removalReason = null;
+        membership.updatedAt = now;
+      } else {
+        em.persist(target);
+      }
+      provisioned = true;
+      this.audit.record(em, scope, {
+        action: 'member.provisioned',
+        targetType: 'Membership',
+        targetId: target.id,
+        organizationId: organization.id,
+        parentOrganizationId: directory.parent.id,
+        after: {
+          userId: user.id,
+          email,
+          role: target.role,
+          source: target.source,
+          directoryId: directory.id,
+        },
+        actorType: ActorType.IDP,
+      });
+    }
+    return { provisioned, deprovisioned: false };
+  }
+
+  private async deprovision(
+    em: EntityManager,
+    scope: Pick<Scope, 'viewer' | 'requestId'>,
+    directory: Directory,
+    entry: DirectoryUser,
+  ): Promise<ReconcileOutcome> {
+    if (!entry.user) return { provisioned: false, deprovisioned: false };
+    const now = this.clock.now();
+    const memberships = await em.find(Membership, {
+      user: entry.user,
+      removedAt: null,
+      source: MembershipSource.SCIM,
+      organization: { parent: directory.parent.id },
+    });
+    for (const membership of memberships) {
+      membership.removedAt = now;
+      membership.removalReason = RemovalReason.DEPROVISIONED;
+      membership.updatedAt = now;
+      this.audit.record(em, scope, {
+        action: 'member.deprovisioned',
+        targetType: 'Membership',
+        targetId: membership.id,
+        organizationId: membership.organization.id,
+        parentOrganizationId: directory.parent.id,
+        before: { role: membership.role, userId: entry.user.id },
+        actorType: ActorType.IDP,
+      });
+    }
+    const revoked = await this.sessions.revokeAllForUser(em, entry.user.id);
+    return {
+      provisioned: false,
+      deprovisioned: memberships.length > 0 || revoked > 0,
+      revokedUserId: entry.user.id,
+    };
+  }
+}

@@ -1,0 +1,292 @@
+// SCIM 2.0 over HTTP at /scim/v2/:directoryId (RFC 7644). Both application/scim+json and
+// application/json bodies are read; every failure, including body parsing, is a SCIM error body.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Services } from '../../services.js';
+import type { Directory } from './directory.entity.js';
+import { ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA } from './scim-resources.js';
+import { MAX_RESULTS, type ListQuery, type WriteResult } from './scim.service.js';
+import { ScimError } from './scim.errors.js';
+
+const SCIM_JSON = 'application/scim+json; charset=utf-8';
+export const MAX_SCIM_BODY_BYTES = 1024 * 1024;
+
+type Params = { directoryId: string; id: string };
+
+function send(reply: FastifyReply, status: number, body: unknown, version?: number) {
+  reply.code(status).type(SCIM_JSON);
+  if (version) reply.header('etag', `W/"${version}"`);
+  return reply.send(body);
+}
+
+export async function scimRoutes(app: FastifyInstance, services: Services): Promise<void> {
+  const scim = services.scim;
+  const base = (request: FastifyRequest<{ Params: Partial<Params> }>) =>
+    `${services.config.publicUrl}/scim/v2/${request.params.directoryId}`;
+
+  await app.register(
+    async (router) => {
+      router.addContentTypeParser(
+        ['application/scim+json', 'application/json'],
+        { parseAs: 'string', bodyLimit: MAX_SCIM_BODY_BYTES },
+        (_request, body, done) => {
+          try {
+            done(null, JSON.parse(body as string));
+          } catch {
+            done(new ScimError(400, 'invalidSyntax', 'The body is not valid JSON.'), undefined);
+          }
+        },
+      );
+      router.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+        if (error instanceof ScimError) return send(reply, error.status, error.body());
+        if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+          return send(reply, 413, new ScimError(413, undefined, 'The body is too large.').body());
+        if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+          return send(
+            reply,
+            415,
+            new ScimError(
+              415,
+              undefined,
+              'Use Content-Type application/scim+json or application/json.',
+            ).body(),
+          );
+        }
+        if ((error.statusCode ?? 500) < 500)
+          return send(
+            reply,
+            error.statusCode!,
+            new ScimError(error.statusCode!, 'invalidSyntax', error.message).body(),
+          );
+        request.log.error({ err: error }, 'unexpected error in SCIM route');
+        return send(reply, 500, new ScimError(500, undefined, 'Internal error.').body());
+      });
+
+      // Every SCIM route needs the directory's token; the directory is resolved once per request.
+      router.decorateRequest('directory', null);
+      // Bodies must be SCIM JSON: fastify's own text/plain parser must not let another type through.
+      router.addHook('preValidation', async (request) => {
+        if (request.body === undefined) return;
+        const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+        if (type !== 'application/scim+json' && type !== 'application/json') {
+          throw new ScimError(415, undefined, 'Use Content-Type application/scim+json or application/json.');
+        }
+      });
+      router.addHook('preHandler', async (request: FastifyRequest<{ Params: Partial<Params> }>) => {
+        const em = services.orm.em.fork();
+        (request as unknown as { directory: Directory }).directory = await scim.authenticate(
+          em,
+          request.params.directoryId ?? '',
+          request.headers.authorization,
+        );
+      });
+      const dir = (request: FastifyRequest) => (request as unknown as { directory: Directory }).directory;
+      const em = () => services.orm.em.fork();
+      const ifMatch = (request: FastifyRequest) =>
+        typeof request.headers['if-match'] === 'string' ? request.headers['if-match'] : undefined;
+      const answer = (reply: FastifyReply, result: WriteResult) =>
+        send(reply, result.status, result.resource, result.version);
+
+      router.get('/ServiceProviderConfig', async (request, reply) =>
+        send(reply, 200, serviceProviderConfig(base(request as FastifyRequest<{ Params: Partial<Params> }>))),
+      );
+      router.get('/ResourceTypes', async (request, reply) =>
+        send(reply, 200, listOf(resourceTypes(base(request as FastifyRequest<{ Params: Partial<Params> }>)))),
+      );
+      router.get('/Schemas', async (_request, reply) => send(reply, 200, listOf(SCHEMAS)));
+
+      router.get<{ Params: Params; Querystring: ListQuery }>('/Users', async (request, reply) =>
+        send(reply, 200, await scim.listUsers(em(), dir(request), base(request), request.query)),
+      );
+      router.get<{ Params: Params; Querystring: ListQuery }>('/Users/:id', async (request, reply) =>
+        answer(
+          reply,
+          await scim.getUser(em(), dir(request), base(request), request.params.id, request.query),
+        ),
+      );
+      router.post<{ Params: Params }>('/Users', async (request, reply) =>
+        answer(reply, await scim.createUser(em(), dir(request), base(request), request.body)),
+      );
+      router.put<{ Params: Params }>('/Users/:id', async (request, reply) =>
+        answer(
+          reply,
+          await scim.replaceUser(
+            em(),
+            dir(request),
+            base(request),
+            request.params.id,
+            request.body,
+            ifMatch(request),
+          ),
+        ),
+      );
+      router.patch<{ Params: Params }>('/Users/:id', async (request, reply) =>
+        answer(
+          reply,
+          await scim.patchUser(
+            em(),
+            dir(request),
+            base(request),
+            request.params.id,
+            request.body,
+            ifMatch(request),
+          ),
+        ),
+      );
+      router.delete<{ Params: Params }>('/Users/:id', async (request, reply) => {
+        await scim.deleteUser(em(), dir(request), request.params.id, ifMatch(request));
+        return reply.code(204).send();
+      });
+
+      router.get<{ Params: Params; Querystring: ListQuery }>('/Groups', async (request, reply) =>
+        send(reply, 200, await scim.listGroups(em(), dir(request), base(request), request.query)),
+      );
+      router.get<{ Params: Params; Querystring: ListQuery }>('/Groups/:id', async (request, reply) =>
+        answer(
+          reply,
+          await scim.getGroup(em(), dir(request), base(request), request.params.id, request.query),
+        ),
+      );
+      router.post<{ Params: Params }>('/Groups', async (request, reply) =>
+        answer(reply, await scim.createGroup(em(), dir(request), base(request), request.body)),
+      );
+      router.put<{ Params: Params }>('/Groups/:id', async (request, reply) =>
+        answer(
+          reply,
+          await scim.replaceGroup(
+            em(),
+            dir(request),
+            base(request),
+            request.params.id,
+            request.body,
+            ifMatch(request),
+          ),
+        ),
+      );
+      router.patch<{ Params: Params }>('/Groups/:id', async (request, reply) =>
+        answer(
+          reply,
+          await scim.patchGroup(
+            em(),
+            dir(request),
+            base(request),
+            request.params.id,
+            request.body,
+            ifMatch(request),
+          ),
+        ),
+      );
+      router.delete<{ Params: Params }>('/Groups/:id', async (request, reply) => {
+        await scim.deleteGroup(em(), dir(request), request.params.id, ifMatch(request));
+        return reply.code(204).send();
+      });
+    },
+    { prefix: '/scim/v2/:directoryId' },
+  );
+}
+
+function listOf(resources: unknown[]) {
+  return {
+    schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'],
+    totalResults: resources.length,
+    startIndex: 1,
+    itemsPerPage: resources.length,
+    Resources: resources,
+  };
+}
+
+function serviceProviderConfig(base: string) {
+  return {
+    schemas: ['urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig'],
+    documentationUri: 'https://datatracker.ietf.org/doc/html/rfc7644',
+    patch: { supported: true },
+    bulk: { supported: false, maxOperations: 0, maxPayloadSize: 0 },
+    filter: { supported: true, maxResults: MAX_RESULTS },
+    changePassword: { supported: false },
+    sort: { supported: false },
+    etag: { supported: true },
+    authenticationSchemes: [
+      {
+        type: 'oauthbearertoken',
+        name: 'Bearer token',
+        description: 'The directory token shown once at creation or rotation.',
+        primary: true,
+      },
+    ],
+    meta: { resourceType: 'ServiceProviderConfig', location: `${base}/ServiceProviderConfig` },
+  };
+}
+
+function resourceTypes(base: string) {
+  return [
+    {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:ResourceType'],
+      id: 'User',
+      name: 'User',
+      endpoint: '/Users',
+      schema: USER_SCHEMA,
+      schemaExtensions: [{ schema: ENTERPRISE_USER_SCHEMA, required: false }],
+      meta: { resourceType: 'ResourceType', location: `${base}/ResourceTypes/User` },
+    },
+    {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:ResourceType'],
+      id: 'Group',
+      name: 'Group',
+      endpoint: '/Groups',
+      schema: GROUP_SCHEMA,
+      meta: { resourceType: 'ResourceType', location: `${base}/ResourceTypes/Group` },
+    },
+  ];
+}
+
+const attribute = (name: string, type: string, extra: Record<string, unknown> = {}) => ({
+  name,
+  type,
+  multiValued: false,
+  required: false,
+  caseExact: false,
+  mutability: 'readWrite',
+  returned: 'default',
+  uniqueness: 'none',
+  ...extra,
+});
+
+const SCHEMAS = [
+  {
+    schemas: ['urn:ietf:params:scim:schemas:core:2.0:Schema'],
+    id: USER_SCHEMA,
+    name: 'User',
+    attributes: [
+      attribute('userName', 'string', { required: true, uniqueness: 'server' }),
+      attribute('externalId', 'string', { caseExact: true }),
+      attribute('name', 'complex', {
+        subAttributes: [attribute('givenName', 'string'), attribute('familyName', 'string')],
+      }),
+      attribute('displayName', 'string'),
+      attribute('active', 'boolean'),
+      attribute('emails', 'complex', {
+        multiValued: true,
+        subAttributes: [
+          attribute('value', 'string'),
+          attribute('type', 'string'),
+          attribute('primary', 'boolean'),
+        ],
+      }),
+    ],
+  },
+  {
+    schemas: ['urn:ietf:params:scim:schemas:core:2.0:Schema'],
+    id: GROUP_SCHEMA,
+    name: 'Group',
+    attributes: [
+      attribute('displayName', 'string', { required: true }),
+      attribute('externalId', 'string', { caseExact: true }),
+      attribute('members', 'complex', {
+        multiValued: true,
+        subAttributes: [
+          attribute('value', 'string', { mutability: 'immutable' }),
+          attribute('display', 'string'),
+        ],
+      }),
+    ],
+  },
+];

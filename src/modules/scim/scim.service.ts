@@ -1,0 +1,719 @@
+// The SCIM 2.0 protocol for one directory (RFC 7644): Users and Groups with list (filter, paging,
+// projection), get, create, replace, patch (both Okta's and Entra ID's dialects) and delete, ETags with
+// If-Match, and the error format. Every write re-applies provisioning in the same transaction.
+import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Clock } from '../../lib/clock.js';
+import type { EventBus } from '../../lib/events.js';
+import { isUuid } from '../../lib/ids.js';
+import { constantTimeEqual, sha256 } from '../../lib/secrets.js';
+import { DirectoryGroup, DirectoryGroupMember } from './directory-group.entity.js';
+import type { DirectoryProvisioning, ReconcileOutcome } from './directory-provisioning.js';
+import { DirectoryUser } from './directory-user.entity.js';
+import { Directory } from './directory.entity.js';
+import { compileFilter, type FilterSchema, parseFilter, ScimFilterError } from './scim-filter.js';
+import { matchesFilter, parsePatchPath } from './scim-path.js';
+import {
+  applyUserResource,
+  etag,
+  GROUP_SCHEMA,
+  type Json,
+  LIST_SCHEMA,
+  PATCH_SCHEMA,
+  project,
+  renderGroup,
+  renderUser,
+  toBoolean,
+  toEmails,
+  toText,
+  USER_SCHEMA,
+} from './scim-resources.js';
+import { ScimError, scimBadValue, scimNotFound } from './scim.errors.js';
+
+export const MAX_RESULTS = 200;
+
+const USER_FILTER: FilterSchema = {
+  attributes: {
+    id: { sql: 'u.id::text', type: 'string', caseExact: true },
+    userName: { sql: 'u.user_name', type: 'string' },
+    externalId: { sql: 'u.external_id', type: 'string', caseExact: true },
+    displayName: { sql: 'u.display_name', type: 'string' },
+    'name.givenName': { sql: 'u.given_name', type: 'string' },
+    'name.familyName': { sql: 'u.family_name', type: 'string' },
+    active: { sql: 'u.active', type: 'boolean' },
+    'meta.created': { sql: 'u.created_at', type: 'datetime' },
+    'meta.lastModified': { sql: 'u.updated_at', type: 'datetime' },
+  },
+  multiValued: {
+    emails: {
+      jsonbColumn: 'u.emails',
+      subAttributes: { value: { type: 'string' }, type: { type: 'string' }, primary: { type: 'boolean' } },
+    },
+  },
+};
+
+const GROUP_FILTER: FilterSchema = {
+  attributes: {
+    id: { sql: 'g.id::text', type: 'string', caseExact: true },
+    displayName: { sql: 'g.display_name', type: 'string' },
+    externalId: { sql: 'g.external_id', type: 'string', caseExact: true },
+    'meta.created': { sql: 'g.created_at', type: 'datetime' },
+    'meta.lastModified': { sql: 'g.updated_at', type: 'datetime' },
+  },
+};
+
+export interface ListQuery {
+  filter?: string;
+  startIndex?: string;
+  count?: string;
+  attributes?: string;
+  excludedAttributes?: string;
+}
+
+export interface WriteResult {
+  resource: Json;
+  status: number;
+  version: number;
+}
+
+type AfterCommit = { revokedUserIds: string[] };
+
+export class ScimService {
+  constructor(
+    private readonly clock: Clock,
+    private readonly provisioning: DirectoryProvisioning,
+    private readonly events: EventBus,
+  ) {}
+
+  /** The directory the bearer token opens; an unknown directory and a wrong token read the same (401). */
+  async authenticate(
+    em: EntityManager,
+    directoryId: string,
+    authorization: string | undefined,
+  ): Promise<Directory> {
+    const token = /^Bearer\s+(\S+)$/i.exec(authorization?.trim() ?? '')?.[1];
+    const refuse = () => new ScimError(401, undefined, 'A valid bearer token of this directory is required.');
+    if (!token || !isUuid(directoryId)) throw refuse();
+    const directory = await em.findOne(Directory, directoryId);
+    if (!directory) throw refuse();
+    const hash = sha256(token);
+    const current = constantTimeEqual(hash, directory.tokenHash);
+    const previous =
+      !!directory.previousTokenHash &&
+      !!directory.previousTokenExpiresAt &&
+      directory.previousTokenExpiresAt > this.clock.now() &&
+      constantTimeEqual(hash, directory.previousTokenHash);
+    if (!current && !previous) throw refuse();
+    directory.lastRequestAt = this.clock.now();
+    await em.nativeUpdate(Directory, { id: directory.id }, { lastRequestAt: directory.lastRequestAt });
+    return directory;
+  }
+
+  // ---- Users ----
+
+  async listUsers(em: EntityManager, directory: Directory, base: string, query: ListQuery): Promise<Json> {
+    const { where, params } = this.where(query.filter, USER_FILTER, 'u.directory_id = ?', directory.id);
+    const { offset, limit, startIndex } = paging(query);
+    const [total] = await rows<{ n: number }>(
+      em,
+      `select count(*)::int as n from directory_users u where ${where}`,
+      params,
+    );
+    const ids = await rows<{ id: string }>(
+      em,
+      `select u.id from directory_users u where ${where} order by u.created_at, u.id offset ? limit ?`,
+      [...params, offset, limit],
+    );
+    const users = await em.find(DirectoryUser, { id: { $in: ids.map((r) => r.id) } });
+    const byId = new Map(users.map((r) => [r.id, r]));
+    const resources = ids.map((r) =>
+      project(renderUser(byId.get(r.id)!, base), query.attributes, query.excludedAttributes),
+    );
+    return listResponse(total?.n ?? 0, startIndex, resources);
+  }
+
+  async getUser(
+    em: EntityManager,
+    directory: Directory,
+    base: string,
+    id: string,
+    query: ListQuery,
+  ): Promise<WriteResult> {
+    const user = await this.findUser(em, directory, id);
+    return {
+      resource: project(renderUser(user, base), query.attributes, query.excludedAttributes),
+      status: 200,
+      version: user.version,
+    };
+  }
+
+  async createUser(
+    em: EntityManager,
+    directory: Directory,
+    base: string,
+    body: unknown,
+  ): Promise<WriteResult> {
+    const resource = requireSchema(body, USER_SCHEMA);
+    return this.write(em, async (tx, after) => {
+      const user = new DirectoryUser(tx.getReference(Directory, directory.id), '', this.clock.now());
+      applyUserResource(user, resource);
+      tx.persist(user);
+      try {
+        await tx.flush();
+      } catch (error) {
+        if (error instanceof UniqueConstraintViolationException) {
+          throw new ScimError(409, 'uniqueness', `A user with userName "${user.userName}" already exists.`);
+        }
+        throw error;
+      }
+      this.collect(after, await this.provisioning.reconcile(tx, directory, user, { readded: true }));
+      return { resource: renderUser(user, base), status: 201, version: user.version };
+    });
+  }
+
+  async replaceUser(
+    em: EntityManager,
+    directory: Directory,
+    base: string,
+    id: string,
+    body: unknown,
+    ifMatch?: string,
+  ): Promise<WriteResult> {
+    const resource = requireSchema(body, USER_SCHEMA);
+    return this.write(em, async (tx, after) => {
+      const user = await this.findUser(tx, directory, id, true);
+      checkVersion(user.version, ifMatch);
+      if (resource.id !== undefined && resource.id !== user.id)
+        throw new ScimError(400, 'mutability', 'id is immutable.');
+      const wasActive = user.active;
+      applyUserResource(user, resource);
+      return this.saveUser(tx, directory, user, base, after, !wasActive && user.active);
+    });
+  }
+
+  async patchUser(
+    em: EntityManager,
+    directory: Directory,
+    base: string,
+    id: string,
+    body: unknown,
+    ifMatch?: string,
+  ): Promise<WriteResult> {
+    const operations = patchOperations(body);
+    return this.write(em, async (tx, after) => {
+      const user = await this.findUser(tx, directory, id, true);
+      checkVersion(user.version, ifMatch);
+      const wasActive = user.active;
+      for (const op of operations) applyUserOperation(user, op);
+      return this.saveUser(tx, directory, user, base, after, !wasActive && user.active);
+    });
+  }
+
+  async deleteUser(em: EntityManager, directory: Directory, id: string, ifMatch?: string): Promise<void> {
+    await this.write(em, async (tx, after) => {
+      const user = await this.findUser(tx, directory, id, true);
+      checkVersion(user.version, ifMatch);
+      this.collect(after, await this.provisioning.reconcile(tx, directory, user, { deleted: true }));
+      tx.remove(user);
+      return { resource: {}, status: 204, version: 0 };
+    });
+  }
+
+  // ---- Groups ----
+
+  async listGroups(em: EntityManager, directory: Directory, base: string, query: ListQuery): Promise<Json> {
+    const { where, params } = this.where(query.filter, GROUP_FILTER, 'g.directory_id = ?', directory.id);
+    const { offset, limit, startIndex } = paging(query);
+    const [total] = await rows<{ n: number }>(
+      em,
+      `select count(*)::int as n from directory_groups g where ${where}`,
+      params,
+    );
+    const ids = await rows<{ id: string }>(
+      em,
+      `select g.id from directory_groups g where ${where} order by g.created_at, g.id offset ? limit ?`,
+      [...params, offset, limit],
+    );
+    const groups = await em.find(DirectoryGroup, { id: { $in: ids.map((r) => r.id) } });
+    const byId = new Map(groups.map((g) => [g.id, g]));
+    const withMembers = !(query.excludedAttributes ?? '')
+      .toLowerCase()
+      .split(',')
+      .map((s) => s.trim())
+      .includes('members');
+    const resources = [];
+    for (const row of ids) {
+      const group = byId.get(row.id)!;
+      const members = withMembers ? await this.membersOf(em, group) : [];
+      resources.push(project(renderGroup(group, members, base), query.attributes, query.excludedAttributes));
+    }
+    return listResponse(total?.n ?? 0, startIndex, resources);
+  }
+
+  async getGroup(
+    em: EntityManager,
+    directory: Directory,
+    base: string,
+    id: string,
+    query: ListQuery,
+  ): Promise<WriteResult> {
+    const group = await this.findGroup(em, directory, id);
+    const members = await this.membersOf(em, group);
+    return {
+      resource: project(renderGroup(group, members, base), query.attributes, query.excludedAttributes),
+      status: 200,
+      version: group.version,
+    };
+  }
+
+  async createGroup(
+    em: EntityManager,
+    directory: Directory,
+    base: string,
+    body: unknown,
+  ): Promise<WriteResult> {
+    const resource = requireSchema(body, GROUP_SCHEMA);
+    return this.write(em, async (tx) => {
+      const displayName = toText(resource.displayName, 'displayName');
+      if (!displayName) throw scimBadValue('displayName is required.');
+      const existing = await tx.count(DirectoryGroup, { directory: directory.id, displayName });
+      if (existing > 0)
+        throw new ScimError(409, 'uniqueness', `A group named "${displayName}" already exists.`);
+      const group = new DirectoryGroup(
+        tx.getReference(Directory, directory.id),
+        displayName,
+        this.clock.now(),
+      );
+      group.externalId = toText(resource.externalId, 'externalId');
+      tx.persist(group);
+      await this.setMembers(tx, directory, group, memberIds(resource.members ?? []));
+      return this.renderGroupResult(tx, group, base, 201);
+    });
+  }
+
+  async replaceGroup(
+    em: EntityManager,
+    directory: Directory,
+    base: string,
+    id: string,
+    body: unknown,
+    ifMatch?: string,
+  ): Promise<WriteResult> {
+    const resource = requireSchema(body, GROUP_SCHEMA);
+    return this.write(em, async (tx) => {
+      const group = await this.findGroup(tx, directory, id, true);
+      checkVersion(group.version, ifMatch);
+      const displayName = toText(resource.displayName, 'displayName');
+      if (!displayName) throw scimBadValue('displayName is required.');
+      group.displayName = displayName;
+      group.externalId = toText(resource.externalId, 'externalId');
+      await this.setMembers(tx, directory, group, memberIds(resource.members ?? []));
+      return this.touchGroup(tx, group, base);
+    });
+  }
+
+  /** Group PATCH serialises on the group's row, so concurrent member additions all land. */
+  async patchGroup(
+    em: EntityManager,
+    directory: Directory,
+    base: string,
+    id: string,
+    body: unknown,
+    ifMatch?: string,
+  ): Promise<WriteResult> {
+    const operations = patchOperations(body);
+    return this.write(em, async (tx) => {
+      const group = await this.findGroup(tx, directory, id, true);
+      checkVersion(group.version, ifMatch);
+      for (const op of operations) await this.applyGroupOperation(tx, directory, group, op);
+      return this.touchGroup(tx, group, base);
+    });
+  }
+
+  async deleteGroup(em: EntityManager, directory: Directory, id: string, ifMatch?: string): Promise<void> {
+    await this.write(em, async (tx) => {
+      const group = await this.findGroup(tx, directory, id, true);
+      checkVersion(group.version, ifMatch);
+      tx.remove(group);
+      return { resource: {}, status: 204, version: 0 };
+    });
+  }
+
+  // ---- internals ----
+
+  /** One transaction per SCIM write; revoked users' live connections close once it committed. */
+  private async write(
+    em: EntityManager,
+    run: (tx: EntityManager, after: AfterCommit) => Promise<WriteResult>,
+  ) {
+    const after: AfterCommit = { revokedUserIds: [] };
+    const result = await em.transactional((tx) => run(tx, after));
+    for (const userId of after.revokedUserIds) this.events.publish('USER_SESSIONS_REVOKED', userId);
+    return result;
+  }
+
+  private collect(after: AfterCommit, outcome: ReconcileOutcome): void {
+    if (outcome.revokedUserId) after.revokedUserIds.push(outcome.revokedUserId);
+  }
+
+  private async saveUser(
+    tx: EntityManager,
+    directory: Directory,
+    user: DirectoryUser,
+    base: string,
+    after: AfterCommit,
+    readded: boolean,
+  ) {
+    user.version += 1;
+    user.updatedAt = this.clock.now();
+    try {
+      await tx.flush();
+    } catch (error) {
+      if (error instanceof UniqueConstraintViolationException) {
+        throw new ScimError(409, 'uniqueness', `A user with userName "${user.userName}" already exists.`);
+      }
+      throw error;
+    }
+    this.collect(after, await this.provisioning.reconcile(tx, directory, user, { readded }));
+    return { resource: renderUser(user, base), status: 200, version: user.version };
+  }
+
+  private async touchGroup(tx: EntityManager, group: DirectoryGroup, base: string) {
+    group.version += 1;
+    group.updatedAt = this.clock.now();
+    return this.renderGroupResult(tx, group, base, 200);
+  }
+
+  private async renderGroupResult(tx: EntityManager, group: DirectoryGroup, base: string, status: number) {
+    await tx.flush();
+    return {
+      resource: renderGroup(group, await this.membersOf(tx, group), base),
+      status,
+      version: group.version,
+    };
+  }
+
+  private async applyGroupOperation(
+    tx: EntityManager,
+    directory: Directory,
+    group: DirectoryGroup,
+    op: PatchOperation,
+  ) {
+    const path = op.path?.trim();
+    if (!path) {
+      // Okta and Entra: {op: replace, value: {displayName, id?, externalId?, members?}}.
+      const value = asObject(op.value);
+      for (const [key, v] of Object.entries(value)) {
+        const lower = key.toLowerCase();
+        if (lower === 'displayname') group.displayName = toText(v, 'displayName') ?? group.displayName;
+        else if (lower === 'externalid') group.externalId = toText(v, 'externalId');
+        else if (lower === 'members') await this.changeMembers(tx, directory, group, op.op, memberIds(v));
+        else if (lower === 'id') {
+          if (v !== group.id) throw new ScimError(400, 'mutability', 'id is immutable.');
+        } else throw new ScimError(400, 'invalidPath', `Unknown group attribute "${key}".`);
+      }
+      return;
+    }
+    const parsed = parsePatchPath(path);
+    const attribute = parsed.attribute.attribute.toLowerCase();
+    if (attribute === 'members') {
+      if (parsed.filter) {
+        if (op.op !== 'remove')
+          throw new ScimError(400, 'invalidPath', 'A member filter is only allowed with remove.');
+        const members = await this.membersOf(tx, group);
+        const matched = members.filter((m) =>
+          matchesFilter(parsed.filter!, { value: m.id, display: m.userName }),
+        );
+        if (matched.length === 0) throw new ScimError(400, 'noTarget', 'No member matches the path filter.');
+        await this.changeMembers(
+          tx,
+          directory,
+          group,
+          'remove',
+          matched.map((m) => m.id),
+        );
+        return;
+      }
+      // Entra removes with {op: Remove, path: members, value: [{value}]}; without a value, remove all.
+      if (op.op === 'remove' && op.value === undefined) {
+        await this.setMembers(tx, directory, group, []);
+        return;
+      }
+      await this.changeMembers(tx, directory, group, op.op, memberIds(op.value));
+      return;
+    }
+    if (attribute === 'displayname') {
+      if (op.op === 'remove') throw new ScimError(400, 'mutability', 'displayName is required.');
+      group.displayName = toText(op.value, 'displayName') ?? group.displayName;
+      return;
+    }
+    if (attribute === 'externalid') {
+      group.externalId = op.op === 'remove' ? null : toText(op.value, 'externalId');
+      return;
+    }
+    if (attribute === 'id') throw new ScimError(400, 'mutability', 'id is immutable.');
+    throw new ScimError(400, 'invalidPath', `Unknown group attribute "${path}".`);
+  }
+
+  private async changeMembers(
+    tx: EntityManager,
+    directory: Directory,
+    group: DirectoryGroup,
+    op: PatchVerb,
+    ids: string[],
+  ) {
+    if (op === 'replace') return this.setMembers(tx, directory, group, ids);
+    if (op === 'add') {
+      const users = await this.directoryUsers(tx, directory, ids);
+      const existing = new Set((await tx.find(DirectoryGroupMember, { group })).map((m) => m.member.id));
+      for (const user of users) if (!existing.has(user.id)) tx.persist(new DirectoryGroupMember(group, user));
+      return;
+    }
+    await tx.nativeDelete(DirectoryGroupMember, { group, member: { $in: ids.filter(isUuid) } });
+  }
+
+  private async setMembers(tx: EntityManager, directory: Directory, group: DirectoryGroup, ids: string[]) {
+    const users = await this.directoryUsers(tx, directory, ids);
+    if (group.id) await tx.nativeDelete(DirectoryGroupMember, { group });
+    for (const user of users) tx.persist(new DirectoryGroupMember(group, user));
+  }
+
+  /** Member ids must be users of this directory: another directory's ids are refused like unknown ones. */
+  private async directoryUsers(
+    tx: EntityManager,
+    directory: Directory,
+    ids: string[],
+  ): Promise<DirectoryUser[]> {
+    const unique = [...new Set(ids)];
+    if (unique.some((id) => !isUuid(id)))
+      throw scimBadValue('A member value is not a user id of this directory.');
+    const users = await tx.find(DirectoryUser, { id: { $in: unique }, directory: directory.id });
+    if (users.length !== unique.length)
+      throw scimBadValue('A member value is not a user id of this directory.');
+    return users;
+  }
+
+  private async membersOf(em: EntityManager, group: DirectoryGroup) {
+    const members = await em.find(
+      DirectoryGroupMember,
+      { group },
+      { populate: ['member'], orderBy: { id: 'asc' } },
+    );
+    return members.map((m) => ({ id: m.member.id, userName: m.member.userName }));
+  }
+
+  private async findUser(
+    em: EntityManager,
+    directory: Directory,
+    id: string,
+    lock = false,
+  ): Promise<DirectoryUser> {
+    if (!isUuid(id)) throw scimNotFound('User');
+    const user = await em.findOne(
+      DirectoryUser,
+      { id, directory: directory.id },
+      lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {},
+    );
+    if (!user) throw scimNotFound('User');
+    return user;
+  }
+
+  private async findGroup(
+    em: EntityManager,
+    directory: Directory,
+    id: string,
+    lock = false,
+  ): Promise<DirectoryGroup> {
+    if (!isUuid(id)) throw scimNotFound('Group');
+    const group = await em.findOne(
+      DirectoryGroup,
+      { id, directory: directory.id },
+      lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {},
+    );
+    if (!group) throw scimNotFound('Group');
+    return group;
+  }
+
+  private where(filter: string | undefined, schema: FilterSchema, scopeSql: string, directoryId: string) {
+    if (!filter) return { where: scopeSql, params: [directoryId] as unknown[] };
+    try {
+      const compiled = compileFilter(parseFilter(filter), schema);
+      return { where: `${scopeSql} and (${compiled.sql})`, params: [directoryId, ...compiled.params] };
+    } catch (error) {
+      if (error instanceof ScimFilterError) throw new ScimError(400, 'invalidFilter', error.message);
+      throw error;
+    }
+  }
+}
+
+type PatchVerb = 'add' | 'replace' | 'remove';
+interface PatchOperation {
+  op: PatchVerb;
+  path?: string;
+  value?: unknown;
+}
+
+function asObject(value: unknown): Json {
+  if (!value || typeof value !== 'object' || Array.isArray(value))
+    throw scimBadValue('The operation needs an object value.');
+  return value as Json;
+}
+
+function requireSchema(body: unknown, schema: string): Json {
+  const resource = asObjectSyntax(body);
+  const schemas = resource.schemas;
+  if (!Array.isArray(schemas) || !schemas.includes(schema)) {
+    throw new ScimError(400, 'invalidSyntax', `The resource must list the schema ${schema}.`);
+  }
+  return resource;
+}
+
+function asObjectSyntax(body: unknown): Json {
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    throw new ScimError(400, 'invalidSyntax', 'The body must be a JSON object.');
+  return body as Json;
+}
+
+/** PatchOp bodies; op names are case-insensitive (Entra sends "Replace", "Add", "Remove"). */
+function patchOperations(body: unknown): PatchOperation[] {
+  const message = asObjectSyntax(body);
+  if (!Array.isArray(message.schemas) || !message.schemas.includes(PATCH_SCHEMA)) {
+    throw new ScimError(400, 'invalidSyntax', `A PATCH body must list the schema ${PATCH_SCHEMA}.`);
+  }
+  const operations = message.Operations ?? message.operations;
+  if (!Array.isArray(operations) || operations.length === 0 || operations.length > 1000) {
+    throw new ScimError(400, 'invalidSyntax', 'Operations must be a non-empty array.');
+  }
+  return operations.map((raw) => {
+    const operation = asObjectSyntax(raw);
+    const op = typeof operation.op === 'string' ? operation.op.toLowerCase() : '';
+    if (op !== 'add' && op !== 'replace' && op !== 'remove')
+      throw new ScimError(400, 'invalidSyntax', `Unknown op "${String(operation.op)}".`);
+    if (operation.path !== undefined && typeof operation.path !== 'string')
+      throw new ScimError(400, 'invalidPath', 'path must be a string.');
+    if (op === 'remove' && !operation.path) throw new ScimError(400, 'noTarget', 'remove needs a path.');
+    return { op, path: operation.path as string | undefined, value: operation.value };
+  });
+}
+
+function memberIds(value: unknown): string[] {
+  if (!Array.isArray(value)) throw scimBadValue('members must be an array.');
+  return value.map((m) => {
+    const id = m && typeof m === 'object' ? (m as Json).value : undefined;
+    if (typeof id !== 'string') throw scimBadValue('Each member needs a value.');
+    return id;
+  });
+}
+
+/** One User PATCH operation: a path, or (path-less) an object of attributes, dotted keys included. */
+function applyUserOperation(user: DirectoryUser, op: PatchOperation): void {
+  if (!op.path) {
+    for (const [key, value] of Object.entries(asObject(op.value))) setUserAttribute(user, key, op.op, value);
+    return;
+  }
+  setUserAttribute(user, op.path, op.op, op.value);
+}
+
+function setUserAttribute(user: DirectoryUser, rawPath: string, op: PatchVerb, value: unknown): void {
+  const path = rawPath.replace(/^urn:ietf:params:scim:schemas:core:2\.0:User:/i, '');
+  const lower = path.toLowerCase();
+  const remove = op === 'remove';
+  switch (lower) {
+    case 'active':
+      if (remove) throw new ScimError(400, 'mutability', 'active cannot be removed.');
+      user.active = toBoolean(value, 'active');
+      return;
+    case 'username': {
+      const userName = toText(value, 'userName');
+      if (remove || !userName) throw new ScimError(400, 'mutability', 'userName is required.');
+      user.userName = userName;
+      user.userNameKey = userName.toLowerCase();
+      return;
+    }
+    case 'externalid':
+      user.externalId = remove ? null : toText(value, 'externalId');
+      return;
+    case 'displayname':
+      user.displayName = remove ? null : toText(value, 'displayName', 400);
+      return;
+    case 'name.givenname':
+      user.givenName = remove ? null : toText(value, 'name.givenName', 200);
+      return;
+    case 'name.familyname':
+      user.familyName = remove ? null : toText(value, 'name.familyName', 200);
+      return;
+    case 'name': {
+      const name = remove ? {} : asObject(value);
+      user.givenName = toText(name.givenName, 'name.givenName', 200);
+      user.familyName = toText(name.familyName, 'name.familyName', 200);
+      return;
+    }
+    case 'emails':
+      user.emails = remove ? [] : op === 'add' ? [...user.emails, ...toEmails(value)] : toEmails(value);
+      return;
+    case 'id':
+    case 'meta':
+      throw new ScimError(400, 'mutability', `${path} is read-only.`);
+  }
+  if (lower.startsWith('emails[')) {
+    const parsed = parsePatchPath(path);
+    const sub = parsed.subAttribute?.toLowerCase() ?? 'value';
+    const matching = user.emails.filter((e) => !parsed.filter || matchesFilter(parsed.filter, e));
+    if (remove) {
+      user.emails = user.emails.filter((e) => !matching.includes(e));
+      return;
+    }
+    if (sub !== 'value')
+      throw new ScimError(400, 'invalidPath', `Unsupported e-mail sub-attribute "${sub}".`);
+    const text = toText(value, 'emails.value', 254);
+    if (matching.length === 0) {
+      // Entra replaces emails[type eq "work"].value on a user that has none yet: create it.
+      const type = /type\s+eq\s+"([^"]+)"/i.exec(path)?.[1] ?? 'work';
+      user.emails = [...user.emails, { value: text ?? '', type, primary: user.emails.length === 0 }];
+    } else {
+      user.emails = user.emails.map((e) => (matching.includes(e) ? { ...e, value: text ?? '' } : e));
+    }
+    return;
+  }
+  // Attributes we keep but do not interpret (title, locale, the enterprise extension...).
+  const extra = { ...(user.extra ?? {}) };
+  if (remove) delete extra[path];
+  else extra[path] = value;
+  user.extra = Object.keys(extra).length ? extra : null;
+}
+
+function checkVersion(version: number, ifMatch?: string): void {
+  if (
+    ifMatch &&
+    ifMatch.trim() !== '*' &&
+    !ifMatch
+      .split(',')
+      .map((v) => v.trim())
+      .includes(etag(version))
+  ) {
+    throw new ScimError(412, undefined, 'The resource changed since that version (If-Match failed).');
+  }
+}
+
+function paging(query: ListQuery) {
+  const startIndex = Math.max(1, Number.parseInt(query.startIndex ?? '1', 10) || 1);
+  const requested = query.count === undefined ? 100 : Number.parseInt(query.count, 10);
+  const limit = Math.min(MAX_RESULTS, Math.max(0, Number.isNaN(requested) ? 100 : requested));
+  return { offset: startIndex - 1, limit, startIndex };
+}
+
+/** Filters compile to SQL with positional bindings; knex sends them as real parameters. */
+async function rows<T>(em: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
+  const result = await em.getKnex().raw(sql, params as never);
+  return result.rows as T[];
+}
+
+function listResponse(total: number, startIndex: number, resources: Json[]): Json {
+  return {
+    schemas: [LIST_SCHEMA],
+    totalResults: total,
+    startIndex,
+    itemsPerPage: resources.length,
+    Resources: resources,
+  };
+}
