@@ -18,12 +18,17 @@ import { autoPostForm, errorPage, loginForm } from './html.js';
 import { HttpError, readForm, readJson, redirect, sendHtml, sendJson, sendXml } from './http-util.js';
 import { generateSigningKey } from './keys.js';
 import type { OidcClientInput, OidcFaults } from './oidc.js';
+import type { ScimError, ScimPushSummary, ScimRequestRecord, ScimStatus } from './scim-client.js';
 import {
+  assignedSchema,
   createTenantSchema,
+  groupNameSchema,
+  scimAutoPushSchema,
   type CreateTenantOptions,
   type RotateSigningKeyOptions,
   type SamlFaults,
   type SamlResponseOptions,
+  type ScimConfigInput,
   type ServiceProviderInput,
   type SettingsPatch,
   type TenantSettings,
@@ -33,6 +38,7 @@ import {
 import {
   NotFoundError,
   Tenant,
+  type IdpGroup,
   type IdpUser,
   type RotatedSigningKey,
   type SamlFormPost,
@@ -82,6 +88,29 @@ export interface IdpTenant {
   authnRequests(): AuthnRequestInfo[];
   /** The IdP-initiated launch URL for an ACS and audience (default: the registered SP). */
   launchUrlFor(target?: { acsUrl?: string; audience?: string; relayState?: string }): string;
+
+  // ---- app assignment, groups and SCIM provisioning ----
+  /** "Add users to / remove users from the SSO application in your IdP"; users are assigned by default. */
+  assignUser(email: string, assigned: boolean): IdpUser;
+  groups(): IdpGroup[];
+  group(name: string): IdpGroup | undefined;
+  addGroup(name: string): IdpGroup;
+  renameGroup(from: string, to: string): IdpGroup;
+  removeGroup(name: string): void;
+  /** Points the tenant's SCIM client at a server (Okta or Entra wire format); see scim-client.ts. */
+  configureScim(config: ScimConfigInput): ScimStatus;
+  disableScim(): void;
+  scimStatus(): ScimStatus | null;
+  setScimAutoPush(autoPush: boolean): void;
+  /** Full reconcile ("Push Now"): look up every assigned user and pushed group, create or update, deactivate. */
+  scimPushAll(): Promise<ScimPushSummary>;
+  /** Resolves once every queued push has finished. */
+  scimIdle(): Promise<void>;
+  /** Every SCIM request sent, oldest first. */
+  scimLog(): ScimRequestRecord[];
+  scimErrors(): ScimError[];
+  /** Forgets the log and the errors (not the links to pushed resources). */
+  clearScimLog(): void;
 }
 
 export interface IdpSimulator {
@@ -145,6 +174,21 @@ function bindTenant(tenant: Tenant): IdpTenant {
       if (target.relayState !== undefined) url.searchParams.set('RelayState', target.relayState);
       return url.href;
     },
+    assignUser: (email, assigned) => tenant.assignUser(email, assigned),
+    groups: () => tenant.listGroups(),
+    group: (name) => tenant.getGroup(name),
+    addGroup: (name) => tenant.addGroup(name),
+    renameGroup: (from, to) => tenant.renameGroup(from, to),
+    removeGroup: (name) => tenant.removeGroup(name),
+    configureScim: (config) => tenant.configureScim(config),
+    disableScim: () => tenant.disableScim(),
+    scimStatus: () => tenant.scimStatus(),
+    setScimAutoPush: (autoPush) => tenant.setScimAutoPush(autoPush),
+    scimPushAll: () => tenant.scimPushAll(),
+    scimIdle: () => tenant.scimIdle(),
+    scimLog: () => tenant.scimLog(),
+    scimErrors: () => tenant.scimErrors(),
+    clearScimLog: () => tenant.clearScimLog(),
   };
 }
 
@@ -341,6 +385,14 @@ export async function startIdpSimulator(options: IdpSimulatorOptions = {}): Prom
   //   POST            /api/tenants/:t/oidc-clients               OidcClientInput
   //   POST            /api/tenants/:t/saml-responses             SamlResponseOptions -> SamlPost
   //   GET             /api/tenants/:t/authn-requests             { requests }
+  //   PUT             /api/tenants/:t/users/:email/assigned      { assigned } (assignment to the SSO app)
+  //   GET|POST        /api/tenants/:t/groups                     { groups } | add { name }
+  //   PATCH|DELETE    /api/tenants/:t/groups/:name               rename { name } | remove
+  //   GET|PUT|DELETE  /api/tenants/:t/scim                       status | configure (ScimConfigInput) | disable
+  //   PUT             /api/tenants/:t/scim/auto-push             { autoPush }
+  //   POST            /api/tenants/:t/scim/push                  "Sync now": full push -> ScimPushSummary
+  //   GET             /api/tenants/:t/scim/log | scim/errors     { requests } | { errors }, once pushes are idle
+  //   DELETE          /api/tenants/:t/scim/log                   clears the log and the errors
 
   const routeApi = async (req: http.IncomingMessage, res: http.ServerResponse, parts: string[]) => {
     const method = req.method ?? 'GET';
@@ -380,6 +432,10 @@ export async function startIdpSimulator(options: IdpSimulatorOptions = {}): Prom
         if (subSub === 'groups' && method === 'PUT') {
           const { groups } = groupsSchema.parse(await readJson(req));
           return sendJson(res, 200, tenant.setGroups(subId, groups));
+        }
+        if (subSub === 'assigned' && method === 'PUT') {
+          const { assigned } = assignedSchema.parse(await readJson(req));
+          return sendJson(res, 200, tenant.assignUser(subId, assigned));
         }
         if (subSub !== undefined) break;
         if (method === 'GET') {
@@ -430,8 +486,84 @@ export async function startIdpSimulator(options: IdpSimulatorOptions = {}): Prom
       case 'authn-requests':
         if (method !== 'GET') throw methodNotAllowed(method);
         return sendJson(res, 200, { requests: tenant.authnRequests() });
+      case 'groups': {
+        if (subSub !== undefined) break;
+        if (subId === undefined) {
+          if (method === 'GET') return sendJson(res, 200, { groups: tenant.listGroups() });
+          if (method === 'POST') {
+            return sendJson(res, 201, tenant.addGroup(groupNameSchema.parse(await readJson(req)).name));
+          }
+          throw methodNotAllowed(method);
+        }
+        if (method === 'GET') {
+          const group = tenant.getGroup(subId);
+          if (!group) throw new NotFoundError(`no group ${subId}`);
+          return sendJson(res, 200, group);
+        }
+        if (method === 'PATCH') {
+          return sendJson(
+            res,
+            200,
+            tenant.renameGroup(subId, groupNameSchema.parse(await readJson(req)).name),
+          );
+        }
+        if (method === 'DELETE') {
+          tenant.removeGroup(subId);
+          return sendJson(res, 200, { removed: subId });
+        }
+        throw methodNotAllowed(method);
+      }
+      case 'scim':
+        return routeScim(tenant, req, res, method, subId, subSub);
     }
     throw new HttpError(404, 'not_found', `no API route /${parts.join('/')}`);
+  };
+
+  const routeScim = async (
+    tenant: Tenant,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    method: string,
+    action: string | undefined,
+    extra: string | undefined,
+  ): Promise<void> => {
+    if (extra !== undefined)
+      throw new HttpError(404, 'not_found', `no API route for scim/${action}/${extra}`);
+    switch (action) {
+      case undefined: {
+        if (method === 'GET') return sendJson(res, 200, { scim: tenant.scimStatus() });
+        if (method === 'PUT') {
+          return sendJson(res, 200, { scim: tenant.configureScim((await readJson(req)) as ScimConfigInput) });
+        }
+        if (method === 'DELETE') {
+          tenant.disableScim();
+          return sendJson(res, 200, { scim: null });
+        }
+        throw methodNotAllowed(method);
+      }
+      case 'auto-push':
+        if (method !== 'PUT') throw methodNotAllowed(method);
+        tenant.setScimAutoPush(scimAutoPushSchema.parse(await readJson(req)).autoPush);
+        return sendJson(res, 200, { scim: tenant.scimStatus() });
+      case 'push':
+        if (method !== 'POST') throw methodNotAllowed(method);
+        return sendJson(res, 200, await tenant.scimPushAll());
+      case 'log':
+        if (method === 'GET') {
+          await tenant.scimIdle();
+          return sendJson(res, 200, { requests: tenant.scimLog() });
+        }
+        if (method === 'DELETE') {
+          tenant.clearScimLog();
+          return sendJson(res, 200, { requests: [] });
+        }
+        throw methodNotAllowed(method);
+      case 'errors':
+        if (method !== 'GET') throw methodNotAllowed(method);
+        await tenant.scimIdle();
+        return sendJson(res, 200, { errors: tenant.scimErrors() });
+    }
+    throw new HttpError(404, 'not_found', `no API route for scim/${action}`);
   };
 
   await new Promise<void>((resolve, reject) => {

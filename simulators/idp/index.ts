@@ -13,13 +13,31 @@ export type {
   RotateSigningKeyOptions,
   SamlFaults,
   SamlResponseOptions,
+  ScimConfigInput,
+  ScimMode,
   ServiceProviderInput,
   SettingsPatch,
   TenantSettings,
   UserInput,
   UserPatch,
 } from './schemas.js';
-export type { IdpUser, RotatedSigningKey, SamlFormPost, SamlPost, TenantInfo, TenantUrls } from './tenant.js';
+export type {
+  IdpGroup,
+  IdpUser,
+  RotatedSigningKey,
+  SamlFormPost,
+  SamlPost,
+  TenantInfo,
+  TenantUrls,
+} from './tenant.js';
+export { SCIM_MODES } from './schemas.js';
+export {
+  SCIM_ENTERPRISE_USER_SCHEMA,
+  SCIM_GROUP_SCHEMA,
+  SCIM_PATCH_OP_SCHEMA,
+  SCIM_USER_SCHEMA,
+} from './scim-client.js';
+export type { ScimError, ScimPushSummary, ScimRequestRecord, ScimStatus } from './scim-client.js';
 
 /** The form body a browser posts to the ACS, ready for `fetch(post.acsUrl, { method: 'POST', body })`. */
 export function samlPostBody(post: { SAMLResponse: string; RelayState?: string }): URLSearchParams {

@@ -19,6 +19,8 @@ export interface UserInput {
   emailVerified?: boolean;
   /** Google's `hd` claim (Workspace domain); sent by the `google` preset only. */
   hostedDomain?: string;
+  /** Assigned to the SSO application (what SCIM provisions); default true. */
+  assigned?: boolean;
 }
 
 export type UserPatch = Partial<UserInput>;
@@ -133,6 +135,7 @@ export const userInputSchema = z
     groups: z.array(z.string()).optional(),
     emailVerified: z.boolean().optional(),
     hostedDomain: text.optional(),
+    assigned: z.boolean().optional(),
   })
   .strict();
 
@@ -231,3 +234,35 @@ export const createTenantSchema = z
   .strict();
 
 export const rotateSchema = z.object({ keepOld: z.boolean(), certificateValidity: validity }).strict();
+
+// ---- SCIM client ----
+
+export const SCIM_MODES = ['okta', 'entra'] as const;
+export type ScimMode = (typeof SCIM_MODES)[number];
+
+export interface ScimConfigInput {
+  /** The SCIM server's base URL, e.g. http://127.0.0.1:8080/scim/v2/<directoryId> (no trailing /Users). */
+  baseUrl: string;
+  /** Sent as `Authorization: Bearer <token>`. */
+  token: string;
+  /** Whose wire format to play: Okta's or Entra's (quirks included). */
+  mode: ScimMode;
+  /** Only groups whose name starts with this are pushed (Okta's "push groups by rule"); null/absent: none. */
+  pushGroupsPrefix?: string | null;
+  /** Push every change to users and groups as it happens; default true. */
+  autoPush?: boolean;
+}
+
+export const scimConfigSchema = z
+  .object({
+    baseUrl: z.url({ protocol: /^https?$/ }),
+    token: text,
+    mode: z.enum(SCIM_MODES),
+    pushGroupsPrefix: z.string().nullable().optional(),
+    autoPush: z.boolean().optional(),
+  })
+  .strict();
+
+export const scimAutoPushSchema = z.object({ autoPush: z.boolean() }).strict();
+export const assignedSchema = z.object({ assigned: z.boolean() }).strict();
+export const groupNameSchema = z.object({ name: text }).strict();

@@ -1,7 +1,7 @@
 // One simulated IdP organisation (an Okta org, a Google Workspace, an Entra tenant...): its users and groups,
 // signing keys and their rotation, settings and fault switches, the SAML responses it issues and the OIDC
 // provider it runs. HTTP routing lives in idp-simulator.ts; this file holds the tenant's state and rules.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import type { AuthnRequestInfo } from './authn-request.js';
 import { escapeXml } from './html.js';
 import { generateSigningKey, type SigningKey } from './keys.js';
@@ -28,10 +28,20 @@ import {
   type SamlAttribute,
 } from './saml-response.js';
 import {
+  ScimClient,
+  type ScimError,
+  type ScimPushSummary,
+  type ScimRequestRecord,
+  type ScimStatus,
+} from './scim-client.js';
+import {
+  assignedSchema,
+  groupNameSchema,
   oidcClientSchema,
   oidcFaultsSchema,
   rotateSchema,
   samlFaultsSchema,
+  scimConfigSchema,
   samlResponseOptionsSchema,
   serviceProviderSchema,
   settingsPatchSchema,
@@ -40,6 +50,7 @@ import {
   type CreateTenantOptions,
   type RotateSigningKeyOptions,
   type SamlFaults,
+  type ScimConfigInput,
   type SamlResponseOptions,
   type ServiceProviderInput,
   type SettingsPatch,
@@ -57,6 +68,17 @@ export interface IdpUser {
   groups: string[];
   emailVerified: boolean;
   hostedDomain?: string;
+  /** Assigned to the SSO application: what SCIM provisions. Unassigning deprovisions (deactivates). */
+  assigned: boolean;
+}
+
+/** A group of the tenant: every group a user has, plus empty ones added explicitly. */
+export interface IdpGroup {
+  /** Stable across renames (Okta "00g..." ids, GUIDs elsewhere); Entra sends it as the SCIM externalId. */
+  id: string;
+  name: string;
+  /** E-mails of the users in the group, assigned to the app or not. */
+  members: string[];
 }
 
 /** The fields a browser would POST to the ACS. */
@@ -135,6 +157,16 @@ function newId(): string {
   return `_${randomBytes(20).toString('hex')}`;
 }
 
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+function newGroupId(preset: Preset): string {
+  if (preset !== 'okta') return randomUUID();
+  // Okta group ids: "00g" and 17 base62 characters.
+  let out = '00g';
+  for (let i = 0; i < 17; i++) out += BASE62[randomInt(BASE62.length)];
+  return out;
+}
+
 function capitalise(value: string): string {
   return value.charAt(0).toUpperCase() + value.slice(1);
 }
@@ -155,6 +187,9 @@ function remember<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
 export class Tenant {
   private readonly definition: PresetDefinition;
   private readonly users = new Map<string, IdpUser>();
+  /** Group name -> stable group id, in order of first appearance. */
+  private readonly groupIds = new Map<string, string>();
+  private scim: ScimClient | undefined;
   private readonly serviceProviders = new Map<string, ServiceProviderInput>();
   private readonly issued = new Map<string, SamlPost>();
   private lastIssuedId: string | undefined;
@@ -244,8 +279,11 @@ export class Tenant {
       groups: [...(parsed.groups ?? [])],
       emailVerified: parsed.emailVerified ?? true,
       ...(parsed.hostedDomain ? { hostedDomain: parsed.hostedDomain } : {}),
+      assigned: parsed.assigned ?? true,
     };
     this.users.set(key, user);
+    this.registerGroups(user.groups);
+    this.scim?.changed();
     return { ...user, groups: [...user.groups] };
   }
 
@@ -273,12 +311,15 @@ export class Tenant {
       groups: [...(parsed.groups ?? user.groups)],
       emailVerified: parsed.emailVerified ?? user.emailVerified,
       ...(hostedDomain ? { hostedDomain } : {}),
+      assigned: parsed.assigned ?? user.assigned,
     };
     this.users.delete(oldKey);
     this.users.set(normalizeEmail(updated.email), updated);
     if (this.settings.loginAs !== null && normalizeEmail(this.settings.loginAs) === oldKey) {
       this.settings.loginAs = updated.email;
     }
+    this.registerGroups(updated.groups);
+    this.scim?.changed();
     return { ...updated, groups: [...updated.groups] };
   }
 
@@ -288,10 +329,134 @@ export class Tenant {
     if (this.settings.loginAs !== null && normalizeEmail(this.settings.loginAs) === key) {
       this.settings.loginAs = null;
     }
+    this.scim?.changed();
   }
 
   setGroups(email: string, groups: string[]): IdpUser {
     return this.updateUser(email, { groups });
+  }
+
+  /** "Add users to / remove users from the SSO application in your IdP": unassigning deprovisions via SCIM. */
+  assignUser(email: string, assigned: boolean): IdpUser {
+    return this.updateUser(email, assignedSchema.parse({ assigned }));
+  }
+
+  listGroups(): IdpGroup[] {
+    return [...this.groupIds].map(([name, id]) => this.groupInfo(name, id));
+  }
+
+  getGroup(name: string): IdpGroup | undefined {
+    const id = this.groupIds.get(name);
+    return id === undefined ? undefined : this.groupInfo(name, id);
+  }
+
+  /** A group with no members yet (groups also appear when a user is given one). */
+  addGroup(name: string): IdpGroup {
+    const parsed = groupNameSchema.parse({ name }).name;
+    if (this.groupIds.has(parsed)) throw new TypeError(`group ${parsed} already exists`);
+    this.registerGroups([parsed]);
+    this.scim?.changed();
+    return this.requireGroup(parsed);
+  }
+
+  /** Renames a group for all its members; it keeps its id, so SCIM renames it instead of re-creating it. */
+  renameGroup(from: string, to: string): IdpGroup {
+    const id = this.groupIds.get(from);
+    if (id === undefined) throw new NotFoundError(`no group ${from} in tenant ${this.id}`);
+    const name = groupNameSchema.parse({ name: to }).name;
+    if (name !== from && this.groupIds.has(name)) throw new TypeError(`group ${name} already exists`);
+    for (const user of this.users.values())
+      user.groups = user.groups.map((group) => (group === from ? name : group));
+    this.groupIds.delete(from);
+    this.groupIds.set(name, id);
+    this.scim?.changed();
+    return this.requireGroup(name);
+  }
+
+  /** Deletes a group: its members lose it, and a pushed group is deleted from the SCIM server. */
+  removeGroup(name: string): void {
+    if (!this.groupIds.has(name)) throw new NotFoundError(`no group ${name} in tenant ${this.id}`);
+    for (const user of this.users.values()) user.groups = user.groups.filter((group) => group !== name);
+    this.groupIds.delete(name);
+    this.scim?.changed();
+  }
+
+  private registerGroups(groups: string[]): void {
+    for (const group of groups)
+      if (!this.groupIds.has(group)) this.groupIds.set(group, newGroupId(this.preset));
+  }
+
+  private requireGroup(name: string): IdpGroup {
+    const group = this.getGroup(name);
+    if (!group) throw new NotFoundError(`no group ${name} in tenant ${this.id}`);
+    return group;
+  }
+
+  private groupInfo(name: string, id: string): IdpGroup {
+    const members = [...this.users.values()].filter((user) => user.groups.includes(name));
+    return { id, name, members: members.map((user) => user.email) };
+  }
+
+  // ---- SCIM provisioning ----
+
+  /**
+   * Points this tenant's SCIM client at a server. Nothing is pushed until the next change (with auto-push)
+   * or scimPushAll(); reconfiguring the same base URL and mode keeps the links to resources already pushed.
+   */
+  configureScim(config: ScimConfigInput): ScimStatus {
+    const parsed = scimConfigSchema.parse(config);
+    if (this.scim) this.scim.configure(parsed);
+    else {
+      this.scim = new ScimClient(
+        {
+          users: () => [...this.users.values()],
+          groups: () => [...this.groupIds].map(([name, id]) => ({ id, name })),
+        },
+        parsed,
+      );
+    }
+    return this.scim.status();
+  }
+
+  /** Stops provisioning and forgets the links (the log and errors too). */
+  disableScim(): void {
+    this.scim = undefined;
+  }
+
+  scimStatus(): ScimStatus | null {
+    return this.scim?.status() ?? null;
+  }
+
+  /** Off: changes pile up until scimPushAll() (our "Sync now") or the next change after turning it back on. */
+  setScimAutoPush(autoPush: boolean): void {
+    this.requireScim().setAutoPush(autoPush);
+  }
+
+  /** A full reconcile push, queued behind pushes in flight. */
+  scimPushAll(): Promise<ScimPushSummary> {
+    return this.requireScim().pushAll();
+  }
+
+  /** Resolves once every queued push has finished. */
+  scimIdle(): Promise<void> {
+    return this.scim?.idle() ?? Promise.resolve();
+  }
+
+  scimLog(): ScimRequestRecord[] {
+    return this.scim?.requests() ?? [];
+  }
+
+  scimErrors(): ScimError[] {
+    return this.scim?.recordedErrors() ?? [];
+  }
+
+  clearScimLog(): void {
+    this.scim?.clearLog();
+  }
+
+  private requireScim(): ScimClient {
+    if (!this.scim) throw new TypeError(`SCIM is not configured for tenant ${this.id}`);
+    return this.scim;
   }
 
   listUsers(): IdpUser[] {
