@@ -74,7 +74,14 @@ export function createServices(deps: {
   const domainMemberships = new DomainMembershipService(access);
   const resolver = dnsTxtResolver(config.dnsServers, { timeoutMs: config.dnsTimeoutMs });
   const domains = new DomainService(config, clock, outbox, audit, access, events, resolver);
-  const ssoConnections = new SsoConnectionService(config, clock, audit, access, secretBox(config.secretKey));
+  const ssoConnections = new SsoConnectionService(
+    config,
+    clock,
+    audit,
+    access,
+    secretBox(config.secretKey),
+    events,
+  );
   const ssoLogin = new SsoLoginService(
     config,
     clock,

@@ -175,6 +175,8 @@ describe('SCIM 2.0 server', () => {
         Operations: [{ op: 'add', path: 'members', value: [{ value: a, display: 'a' }, { value: b }] }],
       });
       expect(((await scim('GET', `/Groups/${id}`)).body.members as unknown[]).length).toBe(2);
+      const withMember = await scim('GET', `/Groups?filter=${encodeURIComponent(`members.value eq "${a}"`)}`);
+      expect(withMember.body.Resources?.map((r) => r.id)).toEqual([id]);
       await scim('PATCH', `/Groups/${id}`, {
         schemas: [PATCH],
         Operations: [{ op: 'remove', path: `members[value eq "${a}"]` }],
@@ -269,6 +271,7 @@ describe('SCIM 2.0 server', () => {
 
     it.each([
       ['userName co "@scim-corp.com" and active eq true', 200],
+      ['urn:ietf:params:scim:schemas:core:2.0:User:userName sw "J"', 200],
       ['not (active eq false)', 200],
       ['meta.lastModified gt "2000-01-01T00:00:00Z"', 200],
       ['userName xx "a"', 400],

@@ -578,7 +578,11 @@ function compileNode(node: FilterNode, resolve: Resolve, params: SqlParam[], inE
         );
       }
       const spec = target.spec;
-      const inner = compileNode(node.filter, (path) => resolveElement(target.name, spec, path), params, true);
+      const inElementScope: Resolve = (path) => ({
+        kind: 'column',
+        ...elementColumn(target.name, spec, path),
+      });
+      const inner = compileNode(node.filter, inElementScope, params, true);
       return existsSql(spec, inner);
     }
   }
@@ -596,13 +600,15 @@ function resolveTop(schema: FilterSchema, path: AttrPath, needsValue: boolean): 
   const [name, spec] = multi;
   const subName = path.subAttribute ?? (needsValue ? 'value' : undefined);
   if (subName === undefined) return { kind: 'multiValued', name, spec };
-  const sub = resolveElement(name, spec, { attribute: subName });
-  if (sub.kind !== 'column') throw new Error('unreachable');
-  return { kind: 'multiValued', name, spec, sub: { name: sub.name, column: sub.column } };
+  return { kind: 'multiValued', name, spec, sub: elementColumn(name, spec, { attribute: subName }) };
 }
 
-/** A path inside `emails[...]`: a sub-attribute of one element. */
-function resolveElement(parent: string, spec: MultiValuedSpec, path: AttrPath): Target {
+/** A path inside `emails[...]`: a sub-attribute of one element, as a column of that element. */
+function elementColumn(
+  parent: string,
+  spec: MultiValuedSpec,
+  path: AttrPath,
+): { name: string; column: ColumnSpec } {
   const label = `${parent}.${formatAttrPath(path)}`;
   const found =
     path.uri === undefined
@@ -610,7 +616,7 @@ function resolveElement(parent: string, spec: MultiValuedSpec, path: AttrPath): 
       : undefined;
   if (!found) throw new ScimFilterError(`Unknown attribute "${label}" in the filter`);
   const [name, sub] = found;
-  if ('existsSql' in spec) return { kind: 'column', name, column: sub as ColumnSpec };
+  if ('existsSql' in spec) return { name, column: sub as ColumnSpec };
   const text = `elem->>'${name.replace(/'/g, "''")}'`;
   const sql = {
     string: text,
@@ -618,7 +624,7 @@ function resolveElement(parent: string, spec: MultiValuedSpec, path: AttrPath): 
     number: `(${text})::numeric`,
     datetime: `(${text})::timestamptz`,
   }[sub.type];
-  return { kind: 'column', name, column: { sql, type: sub.type, caseExact: sub.caseExact } };
+  return { name, column: { sql, type: sub.type, caseExact: sub.caseExact } };
 }
 
 function existsSql(spec: MultiValuedSpec, where: string): string {
@@ -633,7 +639,12 @@ function presentSql(column: ColumnSpec): string {
     : `${column.sql} is not null`;
 }
 
-const ORDER_SQL = { gt: '>', ge: '>=', lt: '<', le: '<=' } as const;
+const TYPE_NAMES = {
+  string: 'a string',
+  boolean: 'a boolean',
+  datetime: 'a date and time',
+  number: 'a number',
+};
 
 function compareSql(
   name: string,
@@ -644,52 +655,54 @@ function compareSql(
 ): string {
   const problem = operandProblem(op, value);
   if (problem) throw new ScimFilterError(`${problem} (on "${name}")`);
-  const col = column.sql;
-  const expects = (type: string) =>
-    new ScimFilterError(`"${name}" holds ${type}: it cannot be compared with ${JSON.stringify(value)}`);
-  const simple = (operand: SqlParam): string => {
-    params.push(operand);
-    if (op === 'eq') return `${col} = ?`;
-    if (op === 'ne') return `${col} is distinct from ?`;
-    if (op === 'co' || op === 'sw' || op === 'ew')
-      throw new ScimFilterError(`"${op}" compares strings: "${name}" is not one`);
-    return `${col} ${ORDER_SQL[op]} ?`;
-  };
-  switch (column.type) {
-    case 'boolean':
-      if (op !== 'eq' && op !== 'ne')
-        throw new ScimFilterError(`"${name}" is a boolean: only "eq" and "ne" compare it, not "${op}"`);
-      if (typeof value !== 'boolean') throw expects('a boolean');
-      return simple(value);
-    case 'number':
-      if (typeof value !== 'number') throw expects('a number');
-      return simple(value);
-    case 'datetime': {
-      if (typeof value !== 'string') throw expects('a date and time');
-      const instant = isoDateTime(value);
-      if (instant === undefined) {
-        throw new ScimFilterError(
-          `"${name}" holds a date and time: ${JSON.stringify(value)} is not one (expected like "2011-05-13T04:42:34Z")`,
-        );
-      }
-      return simple(instant);
-    }
-    case 'string': {
-      if (typeof value !== 'string') throw expects('a string');
-      const exact = column.caseExact === true;
-      const lhs = exact ? col : `lower(${col})`;
-      const rhs = exact ? '?' : 'lower(?)';
-      if (op === 'co' || op === 'sw' || op === 'ew') {
-        const escaped = value.replace(/[\\%_]/g, '\\$&');
-        params.push(op === 'sw' ? `${escaped}%` : op === 'ew' ? `%${escaped}` : `%${escaped}%`);
-        return `${lhs} like ${rhs} escape '\\'`;
-      }
-      params.push(value);
-      if (op === 'eq') return `${lhs} = ${rhs}`;
-      if (op === 'ne') return `${lhs} is distinct from ${rhs}`;
-      return `${lhs} ${ORDER_SQL[op]} ${rhs}`;
-    }
+  const holds = `"${name}" holds ${TYPE_NAMES[column.type]}`;
+  // RFC 7644 §3.4.2.2: booleans compare only for equality, and co/sw/ew are string matches.
+  if (column.type === 'boolean' && op !== 'eq' && op !== 'ne') {
+    throw new ScimFilterError(`${holds}: only "eq" and "ne" compare it, not "${op}"`);
   }
+  if (column.type !== 'string' && (op === 'co' || op === 'sw' || op === 'ew')) {
+    throw new ScimFilterError(`"${op}" compares strings: ${holds}`);
+  }
+  const expected = column.type === 'datetime' ? 'string' : column.type;
+  if (typeof value !== expected) {
+    throw new ScimFilterError(`${holds}: it cannot be compared with ${JSON.stringify(value)}`);
+  }
+
+  const col = column.sql;
+  if (column.type === 'string' && !column.caseExact) {
+    const text = value as string;
+    if (op === 'co' || op === 'sw' || op === 'ew') {
+      params.push(likePattern(op, text));
+      return `lower(${col}) like lower(?) escape '\\'`;
+    }
+    params.push(text);
+    return `lower(${col}) ${OPERATOR_SQL[op]} lower(?)`;
+  }
+  if (column.type === 'string' && (op === 'co' || op === 'sw' || op === 'ew')) {
+    params.push(likePattern(op, value as string));
+    return `${col} like ? escape '\\'`;
+  }
+  if (column.type === 'datetime') {
+    const instant = isoDateTime(value as string);
+    if (instant === undefined) {
+      throw new ScimFilterError(
+        `${holds}: ${JSON.stringify(value)} is not one (expected like "2011-05-13T04:42:34Z")`,
+      );
+    }
+    params.push(instant);
+  } else {
+    params.push(value as SqlParam);
+  }
+  return `${col} ${OPERATOR_SQL[op as Exclude<CompareOp, 'co' | 'sw' | 'ew'>]} ?`;
+}
+
+/** ne is `is distinct from`: a missing value is not equal to anything, as `not (x eq ...)` also says. */
+const OPERATOR_SQL = { eq: '=', ne: 'is distinct from', gt: '>', ge: '>=', lt: '<', le: '<=' } as const;
+
+/** A LIKE pattern matching `text` literally: `\`, `%` and `_` escaped with the `escape '\'` character. */
+function likePattern(op: 'co' | 'sw' | 'ew', text: string): string {
+  const escaped = text.replace(/[\\%_]/g, '\\$&');
+  return op === 'sw' ? `${escaped}%` : op === 'ew' ? `%${escaped}` : `%${escaped}%`;
 }
 
 const ISO_DATE_TIME =

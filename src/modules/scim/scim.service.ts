@@ -11,8 +11,14 @@ import { DirectoryGroup, DirectoryGroupMember } from './directory-group.entity.j
 import type { DirectoryProvisioning, ReconcileOutcome } from './directory-provisioning.js';
 import { DirectoryUser } from './directory-user.entity.js';
 import { Directory } from './directory.entity.js';
-import { compileFilter, type FilterSchema, parseFilter, ScimFilterError } from './scim-filter.js';
-import { matchesFilter, parsePatchPath } from './scim-path.js';
+import {
+  compileFilter,
+  type FilterSchema,
+  parseFilter,
+  ScimFilterError,
+  type SqlParam,
+} from './scim-filter.js';
+import { filterEqualities, matchesFilter, parsePatchPath as parsePath, ScimPathError } from './scim-path.js';
 import {
   applyUserResource,
   etag,
@@ -33,6 +39,7 @@ import { ScimError, scimBadValue, scimNotFound } from './scim.errors.js';
 export const MAX_RESULTS = 200;
 
 const USER_FILTER: FilterSchema = {
+  schemaUri: USER_SCHEMA,
   attributes: {
     id: { sql: 'u.id::text', type: 'string', caseExact: true },
     userName: { sql: 'u.user_name', type: 'string' },
@@ -53,6 +60,14 @@ const USER_FILTER: FilterSchema = {
 };
 
 const GROUP_FILTER: FilterSchema = {
+  schemaUri: GROUP_SCHEMA,
+  multiValued: {
+    members: {
+      existsSql: (inner) =>
+        `exists (select 1 from directory_group_members gm where gm.group_id = g.id and ${inner})`,
+      subAttributes: { value: { sql: 'gm.member_id::text', type: 'string', caseExact: true } },
+    },
+  },
   attributes: {
     id: { sql: 'g.id::text', type: 'string', caseExact: true },
     displayName: { sql: 'g.display_name', type: 'string' },
@@ -104,8 +119,12 @@ export class ScimService {
       directory.previousTokenExpiresAt > this.clock.now() &&
       constantTimeEqual(hash, directory.previousTokenHash);
     if (!current && !previous) throw refuse();
-    directory.lastRequestAt = this.clock.now();
-    await em.nativeUpdate(Directory, { id: directory.id }, { lastRequestAt: directory.lastRequestAt });
+    // Recorded at most every 10 s: a write per request would serialise a burst of IdP requests on this row.
+    const now = this.clock.now();
+    if (!directory.lastRequestAt || now.getTime() - directory.lastRequestAt.getTime() > 10_000) {
+      directory.lastRequestAt = now;
+      await em.nativeUpdate(Directory, { id: directory.id }, { lastRequestAt: now });
+    }
     return directory;
   }
 
@@ -535,7 +554,7 @@ export class ScimService {
   }
 
   private where(filter: string | undefined, schema: FilterSchema, scopeSql: string, directoryId: string) {
-    if (!filter) return { where: scopeSql, params: [directoryId] as unknown[] };
+    if (!filter) return { where: scopeSql, params: [directoryId] as SqlParam[] };
     try {
       const compiled = compileFilter(parseFilter(filter), schema);
       return { where: `${scopeSql} and (${compiled.sql})`, params: [directoryId, ...compiled.params] };
@@ -668,7 +687,8 @@ function setUserAttribute(user: DirectoryUser, rawPath: string, op: PatchVerb, v
     const text = toText(value, 'emails.value', 254);
     if (matching.length === 0) {
       // Entra replaces emails[type eq "work"].value on a user that has none yet: create it.
-      const type = /type\s+eq\s+"([^"]+)"/i.exec(path)?.[1] ?? 'work';
+      const wanted = parsed.filter ? filterEqualities(parsed.filter)?.type : undefined;
+      const type = typeof wanted === 'string' ? wanted : 'work';
       user.emails = [...user.emails, { value: text ?? '', type, primary: user.emails.length === 0 }];
     } else {
       user.emails = user.emails.map((e) => (matching.includes(e) ? { ...e, value: text ?? '' } : e));
@@ -680,6 +700,15 @@ function setUserAttribute(user: DirectoryUser, rawPath: string, op: PatchVerb, v
   if (remove) delete extra[path];
   else extra[path] = value;
   user.extra = Object.keys(extra).length ? extra : null;
+}
+
+function parsePatchPath(path: string) {
+  try {
+    return parsePath(path);
+  } catch (error) {
+    if (error instanceof ScimPathError) throw new ScimError(400, 'invalidPath', error.message);
+    throw error;
+  }
 }
 
 function checkVersion(version: number, ifMatch?: string): void {

@@ -207,6 +207,10 @@ export class SessionService {
   /** Ends every session of the user now (deprovisioning); live connections close when `announceRevoked` runs after commit. */
   async revokeAllForUser(em: EntityManager, userId: string): Promise<number> {
     const now = this.clock.now();
-    return em.nativeUpdate(Session, { user: userId, revokedAt: null, expiresAt: { $gt: now } }, { revokedAt: now });
+    return em.nativeUpdate(
+      Session,
+      { user: userId, revokedAt: null, expiresAt: { $gt: now } },
+      { revokedAt: now },
+    );
   }
 }

@@ -9,6 +9,7 @@ import { AccessError, DomainError, notFound } from '../../lib/errors.js';
 import { isUuid } from '../../lib/ids.js';
 import { paginate, type PageRequest } from '../../lib/page.js';
 import type { Scope } from '../../lib/scope.js';
+import type { EventBus } from '../../lib/events.js';
 import type { SecretBox } from '../../lib/secret-box.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { Domain, DomainStatus } from '../domains/domain.entity.js';
@@ -87,6 +88,7 @@ export class SsoConnectionService {
     private readonly audit: AuditService,
     private readonly access: OrganizationAccess,
     private readonly secrets: SecretBox,
+    private readonly events: EventBus,
   ) {}
 
   spEntityId(connection: Pick<SsoConnection, 'id'>): string {
@@ -195,7 +197,7 @@ export class SsoConnectionService {
    * change; ends every session of the parent's users (the guide: they log back in through SSO).
    */
   async activate(scope: Scope, id: string): Promise<{ connection: SsoConnection; revokedSessions: number }> {
-    return scope.em.transactional(async (em) => {
+    const result = await scope.em.transactional(async (em) => {
       const connection = await this.requireConnection(scope, id, em);
       if (connection.state === SsoConnectionState.ACTIVE) {
         throw new DomainError(SsoErrorCode.ALREADY_IN_STATE, 'The connection is already active.');
@@ -232,15 +234,19 @@ export class SsoConnectionService {
       const now = this.clock.now();
       connection.state = SsoConnectionState.ACTIVE;
       connection.activatedAt = now;
-      const revokedSessions = await this.revokeParentSessions(em, connection.parent.id, now);
+      const revoked = await this.revokeParentSessions(em, connection.parent.id, now);
       await this.audit.recordForParent(em, scope, connection.parent.id, {
         action: 'sso_connection.activated',
         targetType: 'SsoConnection',
         targetId: connection.id,
-        after: { state: SsoConnectionState.ACTIVE, revokedSessions },
+        after: { state: SsoConnectionState.ACTIVE, revokedSessions: revoked.length },
       });
-      return { connection, revokedSessions };
+      return { connection, revoked };
     });
+    // Live subscriptions of those users end with their sessions.
+    for (const userId of new Set(result.revoked.map((r) => r.user_id)))
+      this.events.publish('USER_SESSIONS_REVOKED', userId);
+    return { connection: result.connection, revokedSessions: result.revoked.length };
   }
 
   async deactivate(scope: Scope, id: string): Promise<SsoConnection> {
@@ -322,16 +328,15 @@ export class SsoConnectionService {
     return connection;
   }
 
-  private async revokeParentSessions(em: EntityManager, parentId: string, now: Date): Promise<number> {
-    const result = await em.getConnection().execute<{ id: string }[]>(
+  private async revokeParentSessions(em: EntityManager, parentId: string, now: Date) {
+    return em.getConnection().execute<{ id: string; user_id: string }[]>(
       `update sessions set revoked_at = ?
         where revoked_at is null and expires_at > ?
           and user_id in (select m.user_id from memberships m join organizations o on o.id = m.organization_id
                           where o.parent_id = ? and m.removed_at is null)
-        returning id`,
+        returning id, user_id`,
       [now, now, parentId],
     );
-    return result.length;
   }
 
   private validName(name: string): string {
