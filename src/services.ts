@@ -15,6 +15,7 @@ import { StaffService } from './modules/sessions/staff.service.js';
 import { DomainMembershipService } from './modules/domains/domain-membership.service.js';
 import { dnsTxtResolver } from './modules/domains/dns-resolver.js';
 import { DomainService } from './modules/domains/domain.service.js';
+import { GroupMappingService } from './modules/mappings/group-mapping.service.js';
 import { DirectoryProvisioning } from './modules/scim/directory-provisioning.js';
 import { DirectoryService } from './modules/scim/directory.service.js';
 import { ScimService } from './modules/scim/scim.service.js';
@@ -49,6 +50,7 @@ export interface Services {
   ssoLogin: SsoLoginService;
   scim: ScimService;
   directories: DirectoryService;
+  mappings: GroupMappingService;
   oidcLogin: OidcLoginService;
   googleLogin: GoogleLoginService;
 }
@@ -82,6 +84,7 @@ export function createServices(deps: {
     secretBox(config.secretKey),
     events,
   );
+  const mappings = new GroupMappingService(config, clock, audit, access, deps.logger);
   const ssoLogin = new SsoLoginService(
     config,
     clock,
@@ -89,18 +92,20 @@ export function createServices(deps: {
     sessions,
     ssoConnections,
     installSamlSchemaValidator,
+    mappings,
     deps.logger,
   );
   const oidcClients = new OidcClients({ allowPrivate: config.sso.allowPrivateMetadataUrls }, clock);
   const oidcLogin = new OidcLoginService(clock, ssoConnections, ssoLogin, oidcClients, deps.logger);
   const googleLogin = new GoogleLoginService(config, clock, audit, sessions, oidcClients, deps.logger);
-  const provisioning = new DirectoryProvisioning(clock, audit, sessions);
-  const scim = new ScimService(clock, provisioning, events);
+  const provisioning = new DirectoryProvisioning(clock, audit, sessions, mappings);
+  const scim = new ScimService(clock, provisioning, events, mappings);
   const directories = new DirectoryService(config, clock, audit, access, provisioning, events);
   return {
     ...deps,
     scim,
     directories,
+    mappings,
     events,
     outbox,
     access,

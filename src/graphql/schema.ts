@@ -9,6 +9,7 @@ import { DomainMembershipResolver } from '../modules/domains/domain-membership.r
 import { DomainResolver } from '../modules/domains/domain.resolver.js';
 import { SsoResolver } from '../modules/sso/sso.resolver.js';
 import { DirectoryResolver } from '../modules/scim/directory.resolver.js';
+import { GroupMappingResolver } from '../modules/mappings/group-mapping.resolver.js';
 import { ParentOrganizationResolver } from '../modules/organizations/parent-organization.resolver.js';
 
 export const resolvers = [
@@ -21,6 +22,7 @@ export const resolvers = [
   DomainResolver,
   SsoResolver,
   DirectoryResolver,
+  GroupMappingResolver,
   AuditResolver,
 ] as const;
 

@@ -39,6 +39,9 @@ export class OrganizationType {
   @Field()
   createdAt!: Date;
 
+  @Field({ description: 'Whether IdP groups decide access to this organization (Advanced Group Mappings).' })
+  advancedGroupMappings!: boolean;
+
   @Field({
     description:
       "Whether first SSO sign-ins of the parent's users join this organization (when group mappings are off).",
@@ -59,6 +62,7 @@ export class OrganizationType {
       kind: organization.kind,
       viewerRole,
       createdAt: organization.createdAt,
+      advancedGroupMappings: organization.advancedGroupMappings,
       jitEnabled: organization.jitEnabled,
       jitDefaultRole: organization.jitDefaultRole,
       parentOrganizationId: organization.parent?.id ?? null,

@@ -7,6 +7,7 @@ import { canonicalEmail, InvalidEmailError } from '../../lib/names.js';
 import type { Scope } from '../../lib/scope.js';
 import { ActorType } from '../audit/audit-event.entity.js';
 import type { AuditService } from '../audit/audit.service.js';
+import type { GroupMappingService } from '../mappings/group-mapping.service.js';
 import { Membership, MembershipSource, RemovalReason } from '../members/membership.entity.js';
 import { Organization } from '../organizations/organization.entity.js';
 import type { SessionService } from '../sessions/session.service.js';
@@ -29,6 +30,7 @@ export class DirectoryProvisioning {
     private readonly clock: Clock,
     private readonly audit: AuditService,
     private readonly sessions: SessionService,
+    private readonly mappings: GroupMappingService,
   ) {}
 
   /**
@@ -111,6 +113,7 @@ export class DirectoryProvisioning {
         actorType: ActorType.IDP,
       });
     }
+    await this.mappings.applyForDirectoryUser(em, directory, entry);
     return { provisioned, deprovisioned: false };
   }
 
@@ -125,7 +128,7 @@ export class DirectoryProvisioning {
     const memberships = await em.find(Membership, {
       user: entry.user,
       removedAt: null,
-      source: MembershipSource.SCIM,
+      source: { $in: [MembershipSource.SCIM, MembershipSource.GROUP_MAPPING] },
       organization: { parent: directory.parent.id },
     });
     for (const membership of memberships) {

@@ -7,6 +7,7 @@ import type { Clock } from '../../lib/clock.js';
 import type { EventBus } from '../../lib/events.js';
 import { isUuid } from '../../lib/ids.js';
 import { constantTimeEqual, sha256 } from '../../lib/secrets.js';
+import type { GroupMappingService } from '../mappings/group-mapping.service.js';
 import { DirectoryGroup, DirectoryGroupMember } from './directory-group.entity.js';
 import type { DirectoryProvisioning, ReconcileOutcome } from './directory-provisioning.js';
 import { DirectoryUser } from './directory-user.entity.js';
@@ -98,6 +99,7 @@ export class ScimService {
     private readonly clock: Clock,
     private readonly provisioning: DirectoryProvisioning,
     private readonly events: EventBus,
+    private readonly mappings: GroupMappingService,
   ) {}
 
   /** The directory the bearer token opens; an unknown directory and a wrong token read the same (401). */
@@ -306,6 +308,7 @@ export class ScimService {
       group.externalId = toText(resource.externalId, 'externalId');
       tx.persist(group);
       await this.setMembers(tx, directory, group, memberIds(resource.members ?? []));
+      await this.reevaluate(tx, directory, [], group);
       return this.renderGroupResult(tx, group, base, 201);
     });
   }
@@ -324,9 +327,11 @@ export class ScimService {
       checkVersion(group.version, ifMatch);
       const displayName = toText(resource.displayName, 'displayName');
       if (!displayName) throw scimBadValue('displayName is required.');
+      const before = (await this.membersOf(tx, group)).map((m) => m.id);
       group.displayName = displayName;
       group.externalId = toText(resource.externalId, 'externalId');
       await this.setMembers(tx, directory, group, memberIds(resource.members ?? []));
+      await this.reevaluate(tx, directory, before, group);
       return this.touchGroup(tx, group, base);
     });
   }
@@ -344,7 +349,9 @@ export class ScimService {
     return this.write(em, async (tx) => {
       const group = await this.findGroup(tx, directory, id, true);
       checkVersion(group.version, ifMatch);
+      const before = (await this.membersOf(tx, group)).map((m) => m.id);
       for (const op of operations) await this.applyGroupOperation(tx, directory, group, op);
+      await this.reevaluate(tx, directory, before, group);
       return this.touchGroup(tx, group, base);
     });
   }
@@ -353,7 +360,9 @@ export class ScimService {
     await this.write(em, async (tx) => {
       const group = await this.findGroup(tx, directory, id, true);
       checkVersion(group.version, ifMatch);
+      const before = (await this.membersOf(tx, group)).map((m) => m.id);
       tx.remove(group);
+      await this.reevaluate(tx, directory, before, null);
       return { resource: {}, status: 204, version: 0 };
     });
   }
@@ -401,6 +410,21 @@ export class ScimService {
     group.version += 1;
     group.updatedAt = this.clock.now();
     return this.renderGroupResult(tx, group, base, 200);
+  }
+
+  /** Group changes reach memberships at once (group mappings' SCIM channel): members before and after are re-evaluated. */
+  private async reevaluate(
+    tx: EntityManager,
+    directory: Directory,
+    memberIdsBefore: string[],
+    group: DirectoryGroup | null,
+  ) {
+    await tx.flush();
+    const after = group ? (await this.membersOf(tx, group)).map((m) => m.id) : [];
+    const affected = [...new Set([...memberIdsBefore, ...after])];
+    if (affected.length === 0) return;
+    const users = await tx.find(DirectoryUser, { id: { $in: affected } });
+    for (const user of users) await this.mappings.applyForDirectoryUser(tx, directory, user);
   }
 
   private async renderGroupResult(tx: EntityManager, group: DirectoryGroup, base: string, status: number) {

@@ -15,6 +15,7 @@ import { Organization } from '../organizations/organization.entity.js';
 import type { IssuedSession, SessionService } from '../sessions/session.service.js';
 import { AuthMethod } from '../sessions/session.entity.js';
 import { User } from '../sessions/user.entity.js';
+import type { GroupMappingService } from '../mappings/group-mapping.service.js';
 import { DirectoryUser } from '../scim/directory-user.entity.js';
 import { ConsumedAssertion } from './consumed-assertion.entity.js';
 import { consumeSamlResponse } from './saml/acs-checks.js';
@@ -56,6 +57,7 @@ export class SsoLoginService {
     private readonly sessions: SessionService,
     private readonly connections: SsoConnectionService,
     private readonly schemaValidator: () => Promise<SamlSchemaValidator>,
+    private readonly mappings: GroupMappingService,
     private readonly logger: Logger,
   ) {}
 
@@ -233,6 +235,8 @@ export class SsoLoginService {
       viewer: { userId: user.id, email: user.email, staffRole: user.staffRole ?? null, sessionId: '' },
     };
     await this.provisionJit(em, actor, connection, user, now);
+    const groups = await this.mappings.groupsForLogin(em, connection.parent.id, user, profile.groups);
+    await this.mappings.applyForUser(em, actor, connection.parent.id, user, groups);
     const issued = this.sessions.issue(em, scope, user, AuthMethod.SSO);
     return { kind: 'login', issued, connection };
   }
