@@ -1,4 +1,3 @@
-import { filter, pipe } from '@graphql-yoga/subscription';
 import {
   Arg,
   Args,
@@ -13,6 +12,7 @@ import {
 } from 'type-graphql';
 import { ConnectionArgs, toConnection } from '../../graphql/connection.js';
 import type { Context } from '../../graphql/context.js';
+import { guardedStream } from '../../graphql/guarded-stream.js';
 import { mutate } from '../../graphql/errors.js';
 import type { DomainStatusChangedEvent } from '../../lib/events.js';
 import type { Domain } from './domain.entity.js';
@@ -88,21 +88,15 @@ export class DomainResolver {
   @Subscription(() => DomainStatusChangedEventType, {
     description:
       "Status changes of a parent's domains (the live Pending to Verified badge); identity admins only.",
-    subscribe: async ({
+    subscribe: ({
       args,
       context,
-    }: SubscribeResolverData<DomainStatusChangedEvent, { parentId: string }, Context>) => {
-      await context.services.access.requireParentAdmin(context.scope, args.parentId);
-      const stillAdmin = () =>
-        context.services.access
-          .requireParentAdmin({ ...context.scope, em: context.scope.em.fork() }, args.parentId)
-          .then(() => true)
-          .catch(() => false);
-      return pipe(
-        context.services.events.subscribe('DOMAIN_STATUS_CHANGED', args.parentId),
-        filter(stillAdmin),
-      );
-    },
+    }: SubscribeResolverData<DomainStatusChangedEvent, { parentId: string }, Context>) =>
+      guardedStream(
+        context.scope,
+        (scope) => context.services.access.requireParentAdmin(scope, args.parentId),
+        () => context.services.events.subscribe('DOMAIN_STATUS_CHANGED', args.parentId),
+      ),
   })
   domainStatusChanged(
     @Arg('parentId', () => ID) _parentId: string,

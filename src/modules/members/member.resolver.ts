@@ -1,4 +1,3 @@
-import { filter, pipe } from '@graphql-yoga/subscription';
 import {
   Arg,
   Args,
@@ -13,6 +12,7 @@ import {
 } from 'type-graphql';
 import { ConnectionArgs, toConnection } from '../../graphql/connection.js';
 import type { Context } from '../../graphql/context.js';
+import { guardedStream } from '../../graphql/guarded-stream.js';
 import { mutate } from '../../graphql/errors.js';
 import { setSessionCookie } from '../../http/session-cookie.js';
 import type { MembershipChangedEvent } from '../../lib/events.js';
@@ -102,27 +102,15 @@ export class MemberResolver {
 
   @Subscription(() => MembershipChangedEventType, {
     description: 'Membership changes of an organization; administrators only, re-checked for every event.',
-    subscribe: async ({
+    subscribe: ({
       args,
       context,
-    }: SubscribeResolverData<MembershipChangedEvent, { organizationId: string }, Context>) => {
-      await context.services.access.requireAdmin(context.scope, args.organizationId);
-      const stillAdmin = async () => {
-        try {
-          await context.services.access.requireAdmin(
-            { ...context.scope, em: context.scope.em.fork() },
-            args.organizationId,
-          );
-          return true;
-        } catch {
-          return false;
-        }
-      };
-      return pipe(
-        context.services.events.subscribe('MEMBERSHIP_CHANGED', args.organizationId),
-        filter(() => stillAdmin()),
-      );
-    },
+    }: SubscribeResolverData<MembershipChangedEvent, { organizationId: string }, Context>) =>
+      guardedStream(
+        context.scope,
+        (scope) => context.services.access.requireAdmin(scope, args.organizationId),
+        () => context.services.events.subscribe('MEMBERSHIP_CHANGED', args.organizationId),
+      ),
   })
   membershipChanged(
     @Arg('organizationId', () => ID) _organizationId: string,

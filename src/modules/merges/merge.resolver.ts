@@ -12,6 +12,7 @@ import {
 } from 'type-graphql';
 import { ConnectionArgs, toConnection } from '../../graphql/connection.js';
 import type { Context } from '../../graphql/context.js';
+import { guardedStream } from '../../graphql/guarded-stream.js';
 import { mutate } from '../../graphql/errors.js';
 import type { MergeProposalUpdatedEvent } from '../../lib/events.js';
 import { MergeProposalStatus } from './merge-proposal.entity.js';
@@ -89,13 +90,15 @@ export class MergeResolver {
 
   @Subscription(() => MergeProposalUpdatedEventType, {
     description: 'Approvals and the outcome of a proposal; for ACCOUNT_MANAGER staff and its approvers.',
-    subscribe: async ({
+    subscribe: ({
       args,
       context,
-    }: SubscribeResolverData<MergeProposalUpdatedEvent, { id: string }, Context>) => {
-      await context.services.merges.get(context.scope, args.id);
-      return context.services.events.subscribe('MERGE_PROPOSAL_UPDATED', args.id);
-    },
+    }: SubscribeResolverData<MergeProposalUpdatedEvent, { id: string }, Context>) =>
+      guardedStream(
+        context.scope,
+        (scope) => context.services.merges.get(scope, args.id),
+        () => context.services.events.subscribe('MERGE_PROPOSAL_UPDATED', args.id),
+      ),
   })
   mergeProposalUpdated(
     @Arg('id', () => ID) _id: string,

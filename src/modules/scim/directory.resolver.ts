@@ -1,4 +1,3 @@
-import { filter, pipe } from '@graphql-yoga/subscription';
 import {
   Arg,
   Args,
@@ -13,6 +12,7 @@ import {
 } from 'type-graphql';
 import { ConnectionArgs } from '../../graphql/connection.js';
 import type { Context } from '../../graphql/context.js';
+import { guardedStream } from '../../graphql/guarded-stream.js';
 import { mutate } from '../../graphql/errors.js';
 import type { DirectoryStatusChangedEvent } from '../../lib/events.js';
 import type { Directory } from './directory.entity.js';
@@ -119,21 +119,15 @@ export class DirectoryResolver {
 
   @Subscription(() => DirectoryStatusChangedEventType, {
     description: "Sync results of a parent's directories; identity admins only.",
-    subscribe: async ({
+    subscribe: ({
       args,
       context,
-    }: SubscribeResolverData<DirectoryStatusChangedEvent, { parentId: string }, Context>) => {
-      await context.services.access.requireParentAdmin(context.scope, args.parentId);
-      const stillAdmin = () =>
-        context.services.access
-          .requireParentAdmin({ ...context.scope, em: context.scope.em.fork() }, args.parentId)
-          .then(() => true)
-          .catch(() => false);
-      return pipe(
-        context.services.events.subscribe('DIRECTORY_STATUS_CHANGED', args.parentId),
-        filter(stillAdmin),
-      );
-    },
+    }: SubscribeResolverData<DirectoryStatusChangedEvent, { parentId: string }, Context>) =>
+      guardedStream(
+        context.scope,
+        (scope) => context.services.access.requireParentAdmin(scope, args.parentId),
+        () => context.services.events.subscribe('DIRECTORY_STATUS_CHANGED', args.parentId),
+      ),
   })
   directoryStatusChanged(
     @Arg('parentId', () => ID) _parentId: string,
