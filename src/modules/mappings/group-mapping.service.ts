@@ -224,17 +224,24 @@ export class GroupMappingService {
     const after = new Map(members.map((m) => [m.user.id, m.role as MemberRole | null]));
     for (const impact of impacts) after.set(impact.userId, impact.newRole);
     const isAdmin = (role: MemberRole | null | undefined) => !!role && isAdminRole(organization.kind, role);
+    // The actor must keep the role that manages mappings: an Enterprise owner demoted to ADMIN could not undo this.
+    const managesMappings = (role: MemberRole | null | undefined) =>
+      !!role && isIdentityAdminRole(organization.kind, role);
     return {
       organization,
       loseAccess: impacts.filter((i) => i.newRole === null),
       roleChanges: impacts.filter((i) => i.newRole !== null),
       actorLosesAdmin:
-        isAdmin(members.find((m) => m.user.id === actorId)?.role) && !isAdmin(after.get(actorId)),
+        managesMappings(members.find((m) => m.user.id === actorId)?.role) &&
+        !managesMappings(after.get(actorId)),
       leavesNoAdmin: ![...after.values()].some(isAdmin),
     };
   }
 
-  /** Groups known for a user: the SCIM directory's, else those of their last SSO login, else null. */
+  /**
+   * Groups known for a user: the SCIM directory's, else those of their last SSO login (narrowed as at login:
+   * a claim the parent's directory does not back counts for nothing), else null.
+   */
   private async knownGroups(em: EntityManager, parentId: string, user: User): Promise<string[] | null> {
     if ((await em.count(DirectoryUser, { user, directory: { parent: parentId } })) > 0) {
       return this.directoryGroupsOfUser(em, parentId, user);
@@ -245,7 +252,13 @@ export class GroupMappingService {
       { orderBy: { lastLoginAt: 'desc' } },
     );
     const groups = identity?.profile?.groups;
-    return Array.isArray(groups) ? groups.filter((g): g is string => typeof g === 'string') : null;
+    if (!Array.isArray(groups)) return null;
+    return this.groupsForLogin(
+      em,
+      parentId,
+      user,
+      groups.filter((g): g is string => typeof g === 'string'),
+    );
   }
 
   /** Sets the user's membership of a mapped organization to `role` (null: no access). The primary owner is never touched. */

@@ -29,6 +29,8 @@ export async function scimRoutes(app: FastifyInstance, services: Services): Prom
         ['application/scim+json', 'application/json'],
         { parseAs: 'string', bodyLimit: MAX_SCIM_BODY_BYTES },
         (_request, body, done) => {
+          // IdPs send DELETE (Okta: DELETE /Groups/{id}) with a JSON Content-Type and no body at all.
+          if ((body as string).trim() === '') return done(null, undefined);
           try {
             done(null, JSON.parse(body as string));
           } catch {

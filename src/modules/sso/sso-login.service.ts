@@ -148,8 +148,8 @@ export class SsoLoginService {
       const profile: IdpProfile = {
         subject: result.nameId,
         email,
-        firstName: result.attributes.get(connection.attributeMapping.firstName)?.[0],
-        lastName: result.attributes.get(connection.attributeMapping.lastName)?.[0],
+        firstName: result.attributes.get(connection.attributeMapping.firstName)?.[0]?.trim(),
+        lastName: result.attributes.get(connection.attributeMapping.lastName)?.[0]?.trim(),
         groups: result.attributes.has(connection.attributeMapping.groups)
           ? result.attributes.get(connection.attributeMapping.groups)!
           : null,

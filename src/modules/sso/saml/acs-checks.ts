@@ -275,9 +275,8 @@ export const acsChecks: Check[] = [
         for (const attribute of children(statement, ASSERTION, 'Attribute')) {
           const name = attribute.getAttribute('Name');
           if (!name) continue;
-          const values = children(attribute, ASSERTION, 'AttributeValue').map(
-            (v) => v.textContent?.trim() ?? '',
-          );
+          // As sent: values are compared exactly downstream (group names, rule 11), so no trimming here.
+          const values = children(attribute, ASSERTION, 'AttributeValue').map((v) => v.textContent ?? '');
           attributes.set(name, [...(attributes.get(name) ?? []), ...values]);
         }
       }
