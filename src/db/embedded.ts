@@ -175,33 +175,40 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     assertTraversable(path.dirname(dir), uid);
   }
   await stopOrphan(dir);
-  const port = options.port || (await freePort());
   const log = options.onLog ?? (() => {});
   const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const pg = new EmbeddedPostgres({
-    databaseDir: dir,
-    port,
-    user: USER,
-    password: PASSWORD,
-    authMethod: 'scram-sha-256',
-    persistent: options.persistent ?? true,
-    createPostgresUser: asRoot,
-    onLog: log,
-    onError: (message) => log(`[error] ${String(message)}`),
-  });
-  if (!existsSync(path.join(dir, 'PG_VERSION'))) await pg.initialise();
-  try {
-    await pg.start();
-  } catch (error) {
-    throw error instanceof Error
-      ? error
-      : new Error(`Embedded PostgreSQL exited during start-up (data folder ${dir}); see its log above.`);
+  const create = (port: number) =>
+    new EmbeddedPostgres({
+      databaseDir: dir,
+      port,
+      user: USER,
+      password: PASSWORD,
+      authMethod: 'scram-sha-256',
+      persistent: options.persistent ?? true,
+      createPostgresUser: asRoot,
+      onLog: log,
+      onError: (message) => log(`[error] ${String(message)}`),
+    });
+  // A port found free can be taken by another process before postgres binds it: with a port of our own
+  // choosing, try again on another one.
+  const attempts = options.port ? 1 : 3;
+  for (let attempt = 1; ; attempt++) {
+    const port = options.port || (await freePort());
+    const pg = create(port);
+    if (!existsSync(path.join(dir, 'PG_VERSION'))) await pg.initialise();
+    try {
+      await pg.start();
+      return { url: serverUrl(port), port, stop: () => pg.stop() };
+    } catch (error) {
+      if (attempt < attempts) {
+        await stopOrphan(dir);
+        continue;
+      }
+      throw error instanceof Error
+        ? error
+        : new Error(`Embedded PostgreSQL exited during start-up (data folder ${dir}); see its log above.`);
+    }
   }
-  return {
-    url: serverUrl(port),
-    port,
-    stop: () => pg.stop(),
-  };
 }
 
 /** The same server URL with another database name. */
