@@ -109,6 +109,8 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
     schema,
     introspection: config.graphqlIntrospection,
     includeStacktraceInErrorResponses: false,
+    // main.ts owns shutdown: Apollo's own signal handlers would exit before PostgreSQL and the simulators stop.
+    stopOnTerminationSignals: false,
     formatError: formatGraphQLError,
     plugins: [
       fastifyApolloDrainPlugin(app),
