@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DirectoryCreateDocument,
+  DirectoryDeleteDocument,
   DirectoryRotateTokenDocument,
   MeDocument,
   MemberRemoveDocument,
@@ -469,12 +470,37 @@ describe('SCIM 2.0 server', () => {
     expect(back.members.nodes.some((m) => m.user.email === email)).toBe(true);
   });
 
-  it('rotates the token with a short overlap', async () => {
-    const rotated = await stack.gqlOk(DirectoryRotateTokenDocument, { id: directory.id }, parent.owner.token);
-    const fresh = scimClient(directory.scimBaseUrl, rotated.directoryRotateToken.token!);
-    expect((await fresh('GET', '/Users?count=1')).status).toBe(200);
-    expect((await scim('GET', '/Users?count=1')).status).toBe(200);
-    token = rotated.directoryRotateToken.token!;
-    scim = fresh;
+  it('rotates the token with a short overlap: only the token just replaced keeps working', async () => {
+    const t0 = token;
+    const first = await stack.gqlOk(DirectoryRotateTokenDocument, { id: directory.id }, parent.owner.token);
+    const t1 = first.directoryRotateToken.token!;
+    const status = async (t: string) =>
+      (await scimClient(directory.scimBaseUrl, t)('GET', '/Users?count=1')).status;
+    expect([await status(t1), await status(t0)]).toEqual([200, 200]);
+    const second = await stack.gqlOk(DirectoryRotateTokenDocument, { id: directory.id }, parent.owner.token);
+    const t2 = second.directoryRotateToken.token!;
+    expect([await status(t2), await status(t1), await status(t0)]).toEqual([200, 200, 401]);
+    token = t2;
+    scim = scimClient(directory.scimBaseUrl, t2);
+  });
+
+  it('deletes a directory: its token opens nothing any more', async () => {
+    const other = await capturedParent(stack, 'deleted-scim.com');
+    const created = await stack.gqlOk(
+      DirectoryCreateDocument,
+      { parentId: other.parentId, input: { name: 'Temp' } },
+      other.owner.token,
+    );
+    const temp = scimClient(created.directoryCreate.directory!.scimBaseUrl, created.directoryCreate.token!);
+    expect((await temp('GET', '/Users')).status).toBe(200);
+    const deleted = await stack.gqlOk(
+      DirectoryDeleteDocument,
+      { id: created.directoryCreate.directory!.id },
+      other.owner.token,
+    );
+    expect(deleted.directoryDelete.userErrors).toEqual([]);
+    expect((await temp('GET', '/Users')).status).toBe(401);
+    const stranger = await stack.gql(DirectoryDeleteDocument, { id: directory.id }, other.owner.token);
+    expect(stranger.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
   });
 });
