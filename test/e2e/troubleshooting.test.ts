@@ -80,6 +80,8 @@ describe('troubleshooting: an Enterprise organization has SSO already; setting i
     const employee = uniqueEmail('enterprise-employee', parent.domain);
     tenant.addUser({ email: parent.owner.email, firstName: 'Olga', lastName: 'Owner', groups: [] });
     tenant.addUser({ email: employee, firstName: 'Erin', lastName: 'Employee', groups: [enterpriseMember] });
+    // The Console admin is an employee too: the company IdP knows them, in no Console group yet.
+    tenant.addUser({ email: consoleAdmin.email, firstName: 'Ada', lastName: 'Admin', groups: [] });
     const connection = await samlConnection(stack, parent, tenant);
     tenant.setLoginAs(parent.owner.email);
     const { ssoConnectionTest } = await stack.gqlOk(
@@ -123,6 +125,14 @@ describe('troubleshooting: an Enterprise organization has SSO already; setting i
       ownerSession,
     );
     expect(completed.mergeProposalApprove.proposal?.status).toBe('COMPLETED');
+    // Joining a parent with SSO on ends the Console admin's e-mail-code session: they sign in through SSO now.
+    const ended = await stack.gql(
+      IdentitySettingsDocument,
+      { organizationId: consoleOrg.id },
+      consoleAdmin.token,
+    );
+    expect(ended.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    consoleAdmin.token = await ssoLogin(connection, tenant, consoleAdmin.email);
     const linked = await stack.gqlOk(
       IdentitySettingsDocument,
       { organizationId: consoleOrg.id },
@@ -182,12 +192,7 @@ describe('troubleshooting: an Enterprise organization has SSO already; setting i
     // Enterprise groups (the app already shares every "anthropic-" group). The admin joins the admin group
     // and signs in through SSO, so the group is known here.
     for (const name of Object.values(names)) tenant.addGroup(name);
-    tenant.addUser({
-      email: consoleAdmin.email,
-      firstName: 'Ada',
-      lastName: 'Admin',
-      groups: [names.ADMIN!],
-    });
+    tenant.setGroups(consoleAdmin.email, [names.ADMIN!]);
     const adminSession = await ssoLogin(connection, tenant, consoleAdmin.email);
     // Not an Enterprise member (no Enterprise group), still the Console admin.
     expect(await roles(adminSession)).toEqual({ [consoleSlug]: 'ADMIN' });

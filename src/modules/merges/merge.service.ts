@@ -18,7 +18,9 @@ import { ActorType } from '../audit/audit-event.entity.js';
 import type { AuditEntry, AuditService } from '../audit/audit.service.js';
 import { Domain, DomainStatus } from '../domains/domain.entity.js';
 import { Membership } from '../members/membership.entity.js';
-import { SsoConnection } from '../sso/sso-connection.entity.js';
+import { Session } from '../sessions/session.entity.js';
+import { SsoConnection, SsoConnectionState } from '../sso/sso-connection.entity.js';
+import { isOnVerifiedDomain } from '../sso/sso-routing.js';
 import type { OrganizationAccess } from '../organizations/organization.access.js';
 import { Organization } from '../organizations/organization.entity.js';
 import { ParentOrganization } from '../organizations/parent-organization.entity.js';
@@ -192,6 +194,7 @@ export class MergeService {
 
   private async decide(scope: Scope, token: string, decision: 'approve' | 'decline'): Promise<MergeProposal> {
     const viewer = this.access.requireViewer(scope);
+    const revoked: string[] = [];
     const proposal = await scope.em.transactional(async (em) => {
       const approver = await this.approverByToken(em, token);
       // Serialises every decision on this proposal: the second of two concurrent approvals sees the first.
@@ -255,16 +258,18 @@ export class MergeService {
         targetId: proposal.id,
         after: { side: approver.side },
       });
-      if (proposal.incomingApprovedAt && proposal.targetApprovedAt) await this.complete(em, scope, proposal);
+      if (proposal.incomingApprovedAt && proposal.targetApprovedAt)
+        revoked.push(...(await this.complete(em, scope, proposal)));
       return proposal;
     });
     if (proposal.status === MergeProposalStatus.COMPLETED) await this.outbox.wake();
+    for (const userId of revoked) this.events.publish('USER_SESSIONS_REVOKED', userId);
     this.publish(proposal);
     return proposal;
   }
 
   /** Links the incoming organization to the target parent, if nothing changed since the proposal was sent. */
-  private async complete(em: EntityManager, scope: Scope, proposal: MergeProposal): Promise<void> {
+  private async complete(em: EntityManager, scope: Scope, proposal: MergeProposal): Promise<string[]> {
     const incoming = await em.findOneOrFail(Organization, proposal.incomingOrganization.id, {
       lockMode: LockMode.PESSIMISTIC_WRITE,
       refresh: true,
@@ -309,6 +314,33 @@ export class MergeService {
     for (const email of new Set(approvers.map((a) => a.user.email))) {
       this.outbox.enqueue(em, email, mailTemplates.mergeCompleted(incoming.name, proposal.targetParent.name));
     }
+    return this.endSessionsCapturedBySso(em, incoming, proposal.targetParent.id, now);
+  }
+
+  /**
+   * Joining a parent whose SSO is active turns SSO on for the incoming organization's people on its captured
+   * domains: as when SSO is activated, their current sessions end and they sign in again through SSO.
+   */
+  private async endSessionsCapturedBySso(
+    em: EntityManager,
+    incoming: Organization,
+    parentId: string,
+    now: Date,
+  ): Promise<string[]> {
+    const active = await em.count(SsoConnection, { parent: parentId, state: SsoConnectionState.ACTIVE });
+    if (active === 0) return [];
+    const memberships = await em.find(
+      Membership,
+      { organization: incoming, removedAt: null },
+      { populate: ['user'] },
+    );
+    const revoked: string[] = [];
+    for (const { user } of memberships) {
+      if (!(await isOnVerifiedDomain(em, parentId, user.email))) continue;
+      await em.nativeUpdate(Session, { user, revokedAt: null, expiresAt: { $gt: now } }, { revokedAt: now });
+      revoked.push(user.id);
+    }
+    return revoked;
   }
 
   /**

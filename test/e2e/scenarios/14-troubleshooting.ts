@@ -72,6 +72,8 @@ export default defineScenario<State>({
         s.tenant = await world.idp.createTenant({ preset: 'okta' });
         s.employee = uniqueEmail('enterprise-employee', s.parent.domain);
         s.tenant.addUser({ email: s.parent.owner.email, firstName: 'Olga', lastName: 'Owner', groups: [] });
+        // The Console admin is an employee too: the company IdP knows them, in no Console group yet.
+        s.tenant.addUser({ email: s.consoleAdmin.email, firstName: 'Ada', lastName: 'Admin', groups: [] });
         s.tenant.addUser({
           email: s.employee,
           firstName: 'Erin',
@@ -134,6 +136,14 @@ export default defineScenario<State>({
           s.ownerSession!,
         );
         expect(done.mergeProposalApprove.proposal?.status).toBe('COMPLETED');
+        // Joining a parent with SSO on ends the admin's e-mail-code session: from now on they sign in through SSO.
+        const ended = await world.gql(
+          IdentitySettingsDocument,
+          { organizationId: s.consoleId! },
+          admin.token,
+        );
+        expect(ended.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+        admin.token = await ssoLogin(world, s.connection!, s.tenant!, admin.email);
         const linked = await world.gqlOk(
           IdentitySettingsDocument,
           { organizationId: s.consoleId! },
@@ -209,12 +219,7 @@ export default defineScenario<State>({
       async run(world, s) {
         const names = given(s.names, 'the group names');
         for (const name of Object.values(names)) s.tenant!.addGroup(name);
-        s.tenant!.addUser({
-          email: s.consoleAdmin!.email,
-          firstName: 'Ada',
-          lastName: 'Admin',
-          groups: [names.ADMIN!],
-        });
+        s.tenant!.setGroups(s.consoleAdmin!.email, [names.ADMIN!]);
         const session = await ssoLogin(world, s.connection!, s.tenant!, s.consoleAdmin!.email);
         expect(await roles(world, session)).toEqual({ [s.consoleSlug!]: 'ADMIN' });
         const enabled = await world.gqlOk(
