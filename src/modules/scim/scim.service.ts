@@ -1,7 +1,7 @@
 // The SCIM 2.0 protocol for one directory (RFC 7644): Users and Groups with list (filter, paging,
 // projection), get, create, replace, patch (both Okta's and Entra ID's dialects) and delete, ETags with
 // If-Match, and the error format. Every write re-applies provisioning in the same transaction.
-import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
+import { type EntityClass, LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../../lib/clock.js';
 import type { EventBus } from '../../lib/events.js';
@@ -78,6 +78,29 @@ const GROUP_FILTER: FilterSchema = {
   },
 };
 
+/** Where a list endpoint reads from; the alias is the one its filter schema's SQL is written against. */
+interface ListSource<T> {
+  entity: EntityClass<T>;
+  table: string;
+  alias: string;
+  filter: FilterSchema;
+}
+
+const USERS: ListSource<DirectoryUser> = {
+  entity: DirectoryUser,
+  table: 'directory_users',
+  alias: 'u',
+  filter: USER_FILTER,
+};
+const GROUPS: ListSource<DirectoryGroup> = {
+  entity: DirectoryGroup,
+  table: 'directory_groups',
+  alias: 'g',
+  filter: GROUP_FILTER,
+};
+
+type GroupMemberRef = { id: string; userName: string };
+
 export interface ListQuery {
   filter?: string;
   startIndex?: string;
@@ -133,24 +156,11 @@ export class ScimService {
   // ---- Users ----
 
   async listUsers(em: EntityManager, directory: Directory, base: string, query: ListQuery): Promise<Json> {
-    const { where, params } = this.where(query.filter, USER_FILTER, 'u.directory_id = ?', directory.id);
-    const { offset, limit, startIndex } = paging(query);
-    const [total] = await rows<{ n: number }>(
-      em,
-      `select count(*)::int as n from directory_users u where ${where}`,
-      params,
+    const { total, startIndex, items } = await this.page(em, USERS, directory, query);
+    const resources = items.map((user) =>
+      project(renderUser(user, base), query.attributes, query.excludedAttributes),
     );
-    const ids = await rows<{ id: string }>(
-      em,
-      `select u.id from directory_users u where ${where} order by u.created_at, u.id offset ? limit ?`,
-      [...params, offset, limit],
-    );
-    const users = await em.find(DirectoryUser, { id: { $in: ids.map((r) => r.id) } });
-    const byId = new Map(users.map((r) => [r.id, r]));
-    const resources = ids.map((r) =>
-      project(renderUser(byId.get(r.id)!, base), query.attributes, query.excludedAttributes),
-    );
-    return listResponse(total?.n ?? 0, startIndex, resources);
+    return listResponse(total, startIndex, resources);
   }
 
   async getUser(
@@ -243,32 +253,21 @@ export class ScimService {
   // ---- Groups ----
 
   async listGroups(em: EntityManager, directory: Directory, base: string, query: ListQuery): Promise<Json> {
-    const { where, params } = this.where(query.filter, GROUP_FILTER, 'g.directory_id = ?', directory.id);
-    const { offset, limit, startIndex } = paging(query);
-    const [total] = await rows<{ n: number }>(
-      em,
-      `select count(*)::int as n from directory_groups g where ${where}`,
-      params,
-    );
-    const ids = await rows<{ id: string }>(
-      em,
-      `select g.id from directory_groups g where ${where} order by g.created_at, g.id offset ? limit ?`,
-      [...params, offset, limit],
-    );
-    const groups = await em.find(DirectoryGroup, { id: { $in: ids.map((r) => r.id) } });
-    const byId = new Map(groups.map((g) => [g.id, g]));
+    const { total, startIndex, items } = await this.page(em, GROUPS, directory, query);
     const withMembers = !(query.excludedAttributes ?? '')
       .toLowerCase()
       .split(',')
       .map((s) => s.trim())
       .includes('members');
-    const resources = [];
-    for (const row of ids) {
-      const group = byId.get(row.id)!;
-      const members = withMembers ? await this.membersOf(em, group) : [];
-      resources.push(project(renderGroup(group, members, base), query.attributes, query.excludedAttributes));
-    }
-    return listResponse(total?.n ?? 0, startIndex, resources);
+    const members = withMembers ? await this.membersOfGroups(em, items) : new Map<string, GroupMemberRef[]>();
+    const resources = items.map((group) =>
+      project(
+        renderGroup(group, members.get(group.id) ?? [], base),
+        query.attributes,
+        query.excludedAttributes,
+      ),
+    );
+    return listResponse(total, startIndex, resources);
   }
 
   async getGroup(
@@ -537,12 +536,54 @@ export class ScimService {
   }
 
   private async membersOf(em: EntityManager, group: DirectoryGroup) {
+    return (await this.membersOfGroups(em, [group])).get(group.id) ?? [];
+  }
+
+  /** Members of several groups in one query, so a list page costs the same whatever its size. */
+  private async membersOfGroups(em: EntityManager, groups: DirectoryGroup[]) {
+    const byGroup = new Map<string, GroupMemberRef[]>();
+    if (groups.length === 0) return byGroup;
     const members = await em.find(
       DirectoryGroupMember,
-      { group },
+      { group: { $in: groups.map((g) => g.id) } },
       { populate: ['member'], orderBy: { id: 'asc' } },
     );
-    return members.map((m) => ({ id: m.member.id, userName: m.member.userName }));
+    for (const m of members) {
+      const list = byGroup.get(m.group.id) ?? [];
+      list.push({ id: m.member.id, userName: m.member.userName });
+      byGroup.set(m.group.id, list);
+    }
+    return byGroup;
+  }
+
+  /** One page in creation order: filter, count and paging run in SQL, then the page loads as entities. */
+  private async page<T extends { id: string }>(
+    em: EntityManager,
+    source: ListSource<T>,
+    directory: Directory,
+    query: ListQuery,
+  ) {
+    const { alias } = source;
+    const { where, params } = this.where(
+      query.filter,
+      source.filter,
+      `${alias}.directory_id = ?`,
+      directory.id,
+    );
+    const { offset, limit, startIndex } = paging(query);
+    const [total] = await rows<{ n: number }>(
+      em,
+      `select count(*)::int as n from ${source.table} ${alias} where ${where}`,
+      params,
+    );
+    const ids = await rows<{ id: string }>(
+      em,
+      `select ${alias}.id from ${source.table} ${alias} where ${where} order by ${alias}.created_at, ${alias}.id offset ? limit ?`,
+      [...params, offset, limit],
+    );
+    const loaded = await em.find(source.entity, { id: { $in: ids.map((r) => r.id) } } as never);
+    const byId = new Map(loaded.map((item) => [item.id, item]));
+    return { total: total?.n ?? 0, startIndex, items: ids.map((r) => byId.get(r.id)!) };
   }
 
   private async findUser(
