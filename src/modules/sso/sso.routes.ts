@@ -13,7 +13,7 @@ import type { Services } from '../../services.js';
 import { serviceProviderMetadata } from './saml/saml-entities.js';
 import { SsoConnection } from './sso-connection.entity.js';
 import { SsoLoginPurpose } from './sso-login-request.entity.js';
-import { LoginRoute } from './sso-login.service.js';
+import { LoginRoute, type SsoOutcome } from './sso-login.service.js';
 import { SsoRefusal, SsoRefusedError } from './sso.errors.js';
 
 /** The cookie binding a pending SSO login to the browser that started it. */
@@ -46,6 +46,22 @@ export function refused(reply: FastifyReply, error: SsoRefusedError) {
     'Sign-in refused',
     `<h1>Sign-in refused</h1><p>Reason: <code>${escapeHtml(error.reason)}</code></p><p><a href="/login">Back to sign in</a></p>`,
   );
+}
+
+/**
+ * Ends a login both protocols finished: an admin's test shows its result and changes no session; a user's
+ * login sets the session and goes to a fixed destination, never one taken from the request.
+ */
+export function signedIn(reply: FastifyReply, services: Services, outcome: SsoOutcome) {
+  if (outcome.kind === 'test') {
+    reply.type('text/html; charset=utf-8');
+    return page(
+      'SSO test succeeded',
+      `<h1>Test succeeded</h1><p>${escapeHtml(outcome.connection.name)} signed in ${escapeHtml(outcome.email)}. You can now activate the connection; no session was changed.</p>`,
+    );
+  }
+  setSessionCookie(reply, services.config.session, outcome.issued.token, outcome.issued.session.expiresAt);
+  return reply.redirect('/', 303);
 }
 
 export function ssoRoutes(app: FastifyInstance, services: Services): void {
@@ -119,21 +135,8 @@ export function ssoRoutes(app: FastifyInstance, services: Services): void {
           samlResponse,
           request.cookies[BROWSER_COOKIE],
         );
-        if (outcome.kind === 'test') {
-          reply.type('text/html; charset=utf-8');
-          return page(
-            'SSO test succeeded',
-            `<h1>Test succeeded</h1><p>${escapeHtml(outcome.connection.name)} signed in ${escapeHtml(outcome.email)}. You can now activate the connection; no session was changed.</p>`,
-          );
-        }
-        setSessionCookie(
-          reply,
-          services.config.session,
-          outcome.issued.token,
-          outcome.issued.session.expiresAt,
-        );
-        // RelayState is only ever our opaque key: the destination after login is fixed, never taken from the request.
-        return reply.redirect('/', 303);
+        // RelayState is only ever our opaque key, never a destination.
+        return signedIn(reply, services, outcome);
       } catch (error) {
         if (error instanceof SsoRefusedError) return refused(reply, error);
         throw error;

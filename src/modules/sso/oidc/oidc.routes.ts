@@ -3,13 +3,11 @@
 // shows a stable reason code; an unsolicited one is sent to /login?sso=true.
 import type { FastifyInstance } from 'fastify';
 import { requestScope } from '../../../http/request-scope.js';
-import { setSessionCookie } from '../../../http/session-cookie.js';
 import { AccessError } from '../../../lib/errors.js';
-import { escapeHtml, page } from '../../../lib/html.js';
 import { isUuid } from '../../../lib/ids.js';
 import type { Services } from '../../../services.js';
 import { SsoLoginPurpose } from '../sso-login-request.entity.js';
-import { BROWSER_COOKIE, browserNonce, refused, testRefused } from '../sso.routes.js';
+import { BROWSER_COOKIE, browserNonce, refused, signedIn, testRefused } from '../sso.routes.js';
 import { SsoRefusal, SsoRefusedError } from '../sso.errors.js';
 
 type ConnectionRequest = {
@@ -68,21 +66,7 @@ export function oidcRoutes(app: FastifyInstance, services: Services): void {
         query,
         request.cookies[BROWSER_COOKIE],
       );
-      if (outcome.kind === 'test') {
-        reply.type('text/html; charset=utf-8');
-        return page(
-          'SSO test succeeded',
-          `<h1>Test succeeded</h1><p>${escapeHtml(outcome.connection.name)} signed in ${escapeHtml(outcome.email)}. You can now activate the connection; no session was changed.</p>`,
-        );
-      }
-      setSessionCookie(
-        reply,
-        services.config.session,
-        outcome.issued.token,
-        outcome.issued.session.expiresAt,
-      );
-      // The destination after login is fixed, never taken from the request.
-      return reply.redirect('/', 303);
+      return signedIn(reply, services, outcome);
     } catch (error) {
       if (error instanceof SsoRefusedError) return refused(reply, error);
       throw error;
