@@ -17,15 +17,16 @@ export class InvalidNameError extends Error {
 }
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
-const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}\.?$/;
 
 /**
- * Trim, lower-case, drop one trailing dot, map through UTS-46 to A-labels (punycode), then enforce the
+ * Trim, map through UTS-46 to lower-case A-labels (punycode), drop one trailing dot, then enforce the
  * hostname rules: at least two labels, each 1-63 letters, digits or inner dashes, 253 octets in all.
  */
 export function canonicalDomainName(input: string): string {
-  const trimmed = input.trim().toLowerCase().replace(/\.$/, '');
-  if (!trimmed) throw new InvalidNameError('EMPTY', 'A domain name is required.');
+  // Lower-casing is UTS-46's job: String#toLowerCase turns a word-final "Σ" into "ς", another name.
+  const trimmed = input.trim();
+  if (!trimmed || trimmed === '.') throw new InvalidNameError('EMPTY', 'A domain name is required.');
   if (trimmed.length > 253 * 4) throw new InvalidNameError('TOO_LONG', 'The domain name is too long.');
   if (IPV4.test(trimmed) || trimmed.includes(':') || trimmed.startsWith('[')) {
     throw new InvalidNameError('IP_ADDRESS', 'An IP address is not a domain name.');
@@ -36,14 +37,19 @@ export function canonicalDomainName(input: string): string {
       'The domain name contains characters a host name cannot have.',
     );
   }
-  if (/(^|\.)\d+$/.test(trimmed))
+  if (/(^|\.)\d+\.?$/.test(trimmed))
     throw new InvalidNameError('INVALID_LABEL', 'The top-level label cannot be numeric.');
-  const ascii = domainToASCII(trimmed);
-  if (!ascii)
+  const mapped = domainToASCII(trimmed);
+  if (!mapped)
     throw new InvalidNameError(
       'INVALID_CHARACTERS',
       'The domain name is not a valid internationalised name.',
     );
+  // Only the mapped name shows some spellings for what they are: full-width dots and digits
+  // ("example.com。", "１２７.０.０.１") and the IPv4 forms the WHATWG host parser rewrites to a dotted quad
+  // ("0x7f000001" is 127.0.0.1). So the one trailing dot goes, and the IPv4 test runs, here too.
+  const ascii = mapped.replace(/\.$/, '');
+  if (IPV4.test(ascii)) throw new InvalidNameError('IP_ADDRESS', 'An IP address is not a domain name.');
   if (ascii.length > 253)
     throw new InvalidNameError('TOO_LONG', 'The domain name is longer than 253 characters.');
   const labels = ascii.split('.');

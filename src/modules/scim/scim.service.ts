@@ -10,7 +10,7 @@ import { constantTimeEqual, sha256 } from '../../lib/secrets.js';
 import type { GroupMappingService } from '../mappings/group-mapping.service.js';
 import { DirectoryGroup, DirectoryGroupMember } from './directory-group.entity.js';
 import type { DirectoryProvisioning, ReconcileOutcome } from './directory-provisioning.js';
-import { DirectoryUser } from './directory-user.entity.js';
+import { DirectoryUser, type ScimEmail } from './directory-user.entity.js';
 import { Directory } from './directory.entity.js';
 import {
   compileFilter,
@@ -39,7 +39,7 @@ import { ScimError, scimBadValue, scimNotFound } from './scim.errors.js';
 
 export const MAX_RESULTS = 200;
 
-const USER_FILTER: FilterSchema = {
+export const USER_FILTER: FilterSchema = {
   schemaUri: USER_SCHEMA,
   attributes: {
     id: { sql: 'u.id::text', type: 'string', caseExact: true },
@@ -60,7 +60,7 @@ const USER_FILTER: FilterSchema = {
   },
 };
 
-const GROUP_FILTER: FilterSchema = {
+export const GROUP_FILTER: FilterSchema = {
   schemaUri: GROUP_SCHEMA,
   multiValued: {
     members: {
@@ -631,7 +631,7 @@ export class ScimService {
 }
 
 type PatchVerb = 'add' | 'replace' | 'remove';
-interface PatchOperation {
+export interface PatchOperation {
   op: PatchVerb;
   path?: string;
   value?: unknown;
@@ -659,7 +659,7 @@ function asObjectSyntax(body: unknown): Json {
 }
 
 /** PatchOp bodies; op names are case-insensitive (Entra sends "Replace", "Add", "Remove"). */
-function patchOperations(body: unknown): PatchOperation[] {
+export function patchOperations(body: unknown): PatchOperation[] {
   const message = asObjectSyntax(body);
   if (!Array.isArray(message.schemas) || !message.schemas.includes(PATCH_SCHEMA)) {
     throw new ScimError(400, 'invalidSyntax', `A PATCH body must list the schema ${PATCH_SCHEMA}.`);
@@ -672,7 +672,8 @@ function patchOperations(body: unknown): PatchOperation[] {
     const operation = asObjectSyntax(raw);
     const op = typeof operation.op === 'string' ? operation.op.toLowerCase() : '';
     if (op !== 'add' && op !== 'replace' && op !== 'remove')
-      throw new ScimError(400, 'invalidSyntax', `Unknown op "${String(operation.op)}".`);
+      // JSON, not String(): a body's {"toString": []} cannot be turned into a string.
+      throw new ScimError(400, 'invalidSyntax', `Unknown op ${JSON.stringify(operation.op) ?? 'missing'}.`);
     if (operation.path !== undefined && typeof operation.path !== 'string')
       throw new ScimError(400, 'invalidPath', 'path must be a string.');
     if (op === 'remove' && !operation.path) throw new ScimError(400, 'noTarget', 'remove needs a path.');
@@ -690,7 +691,7 @@ function memberIds(value: unknown): string[] {
 }
 
 /** One User PATCH operation: a path, or (path-less) an object of attributes, dotted keys included. */
-function applyUserOperation(user: DirectoryUser, op: PatchOperation): void {
+export function applyUserOperation(user: DirectoryUser, op: PatchOperation): void {
   if (!op.path) {
     for (const [key, value] of Object.entries(asObject(op.value))) setUserAttribute(user, key, op.op, value);
     return;
@@ -727,17 +728,24 @@ function setUserAttribute(user: DirectoryUser, rawPath: string, op: PatchVerb, v
       user.familyName = remove ? null : toText(value, 'name.familyName', 200);
       return;
     case 'name': {
-      const name = remove ? {} : asObject(value);
-      user.givenName = toText(name.givenName, 'name.givenName', 200);
-      user.familyName = toText(name.familyName, 'name.familyName', 200);
+      // RFC 7644 §3.5.2: a sub-attribute the value leaves out keeps its value.
+      const name = remove ? { givenName: null, familyName: null } : asObject(value);
+      for (const [key, sub] of Object.entries(name)) {
+        if (/^(givenName|familyName)$/i.test(key)) setUserAttribute(user, `name.${key}`, op, sub);
+      }
       return;
     }
     case 'emails':
-      user.emails = remove ? [] : op === 'add' ? [...user.emails, ...toEmails(value)] : toEmails(value);
+      user.emails = remove ? [] : op === 'add' ? addEmails(user.emails, toEmails(value)) : toEmails(value);
       return;
     case 'id':
     case 'meta':
+    case 'groups':
       throw new ScimError(400, 'mutability', `${path} is read-only.`);
+    case 'password':
+    case 'schemas':
+      // Kept by neither PUT nor PATCH: we hold no passwords, and the schemas follow from the attributes.
+      return;
   }
   if (lower.startsWith('emails[')) {
     const parsed = parsePatchPath(path);
@@ -765,6 +773,13 @@ function setUserAttribute(user: DirectoryUser, rawPath: string, op: PatchVerb, v
   if (remove) delete extra[path];
   else extra[path] = value;
   user.extra = Object.keys(extra).length ? extra : null;
+}
+
+/** RFC 7644 §3.5.2.1: adding an e-mail the user already has (same address and type) changes nothing. */
+function addEmails(existing: ScimEmail[], added: ScimEmail[]): ScimEmail[] {
+  const same = (a: ScimEmail, b: ScimEmail) =>
+    a.value.toLowerCase() === b.value.toLowerCase() && a.type?.toLowerCase() === b.type?.toLowerCase();
+  return added.reduce((all, email) => (all.some((e) => same(e, email)) ? all : [...all, email]), existing);
 }
 
 function parsePatchPath(path: string) {
