@@ -1,56 +1,20 @@
 // The admin CLI as an operator runs it: a child process of `scripts/admin.ts`, against a fresh database
 // (DATABASE_URL) and against the embedded PostgreSQL of a data folder, both when that server is already
 // running (it is reused and left running) and when it is not (it is started and stopped again).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { findRunningEmbeddedPostgres } from '../../src/db/embedded.js';
-import { environmentSchema } from '../../src/config/config.js';
 import { dropDatabase, ensureDatabase } from '../../src/db/database.js';
 import { type EmbeddedDatabase, startEmbeddedPostgres, withDatabase } from '../../src/db/embedded.js';
-
-const root = fileURLToPath(new URL('../../', import.meta.url));
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { runScript } from '../support/script.js';
+import { sqlRows } from '../support/sql.js';
 
 /** Runs `scripts/admin.ts` with only the given configuration (none inherited from this process). */
-function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of Object.keys(environmentSchema.shape)) delete childEnv[name];
-  Object.assign(childEnv, env);
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', '@swc-node/register/esm-register', 'scripts/admin.ts', ...args],
-      { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-async function query<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
+const runCli = (args: string[], env: Record<string, string>) => runScript('admin.ts', args, env);
 
 interface UserRow {
   id: string;
@@ -65,9 +29,9 @@ interface AuditRow {
 }
 
 const userByEmail = (url: string, email: string) =>
-  query<UserRow>(url, 'select id, email, staff_role from users where email = $1', [email]);
+  sqlRows<UserRow>(url, 'select id, email, staff_role from users where email = $1', [email]);
 const grantsOf = (url: string, userId: string) =>
-  query<AuditRow>(
+  sqlRows<AuditRow>(
     url,
     `select action, actor_type, before, after from audit_events
       where action = 'staff.role_granted' and target_id = $1 order by id`,

@@ -8,7 +8,11 @@ export enum ActorType {
   IDP = 'IDP',
 }
 
-/** Append-only record of one identity change, written in the transaction of the change. */
+/**
+ * Append-only record of one identity change, written in the transaction of the change. The database
+ * refuses to update or delete it, and chains it at commit into the columns chain_key, seq, prev_hash
+ * and hash (see audit-chain.ts). They are deliberately not mapped: the application never writes them.
+ */
 @Entity({ tableName: 'audit_events' })
 @Index({ properties: ['organizationId', 'id'] })
 @Index({ properties: ['parentOrganizationId', 'id'] })
