@@ -7,8 +7,6 @@ import { MERGE_EXPIRY_QUEUE } from '../../src/app.js';
 import { StaffRole } from '../../src/modules/sessions/user.entity.js';
 import {
   AuditEventsDocument,
-  InvitationAcceptDocument,
-  MemberInviteDocument,
   MemberRemoveDocument,
   MergeProposalApproveDocument,
   MergeProposalCreateDocument,
@@ -18,15 +16,20 @@ import {
   MergeProposalsDocument,
   MergeProposalUpdatedDocument,
   type MergeProposalUpdatedSubscription,
-  OrganizationCreateDocument,
   OrganizationWithParentDocument,
   ParentOrganizationDocument,
   ParentOrganizationRequestApproveDocument,
   ParentOrganizationRequestDocument,
 } from '../generated/graphql.js';
+import {
+  createOrg as newOrg,
+  join as joinOrg,
+  mergeLinkToken,
+  type OrganizationKindName,
+  person as newPerson,
+  type RoleName,
+} from '../support/orgs.js';
 import { startStack, type Stack, uniqueEmail } from '../support/stack.js';
-
-type Person = { email: string; token: string; userId: string };
 
 describe('merge proposals', () => {
   const clock = new ManualClock(new Date());
@@ -34,39 +37,12 @@ describe('merge proposals', () => {
   let manager: { token: string };
   let sales: { token: string };
 
-  async function person(prefix: string): Promise<Person> {
-    const email = uniqueEmail(prefix);
-    return { email, ...(await stack.signIn(email)) };
-  }
-
-  async function createOrg(token: string, kind: 'API_CONSOLE' | 'ENTERPRISE', name: string) {
-    return (await stack.gqlOk(OrganizationCreateDocument, { input: { name, kind } }, token))
-      .organizationCreate.organization!;
-  }
-
-  async function join(
-    organizationId: string,
-    role: 'ADMIN' | 'OWNER' | 'MEMBER' | 'USER',
-    by: { token: string },
-  ): Promise<Person> {
-    const email = uniqueEmail(role.toLowerCase());
-    await stack.gqlOk(MemberInviteDocument, { organizationId, input: { email, role } }, by.token);
-    const [mail] = await stack.mail.waitFor({ to: email, subject: 'invited' }, { timeoutMs: 10_000 });
-    const accepted = await stack.gqlOk(InvitationAcceptDocument, {
-      input: { token: new URL(mail!.links[0]!).searchParams.get('token')! },
-    });
-    return {
-      email,
-      token: accepted.invitationAccept.token!,
-      userId: accepted.invitationAccept.member!.user.id,
-    };
-  }
-
-  async function linkToken(email: string): Promise<string> {
-    const mails = await stack.mail.waitFor({ to: email, subject: 'Approve linking' }, { timeoutMs: 10_000 });
-    const link = mails.at(-1)!.links.find((l) => l.includes('/merge-proposals/review'))!;
-    return new URL(link).searchParams.get('token')!;
-  }
+  const person = (prefix: string) => newPerson(stack, prefix);
+  const createOrg = (token: string, kind: OrganizationKindName, name: string) =>
+    newOrg(stack, token, kind, name);
+  const join = (organizationId: string, role: RoleName, by: { token: string }) =>
+    joinOrg(stack, organizationId, role, by);
+  const linkToken = (email: string) => mergeLinkToken(stack, email);
 
   /** An Enterprise organization (owner) and a Console organization (admin), and a proposal to merge them. */
   async function proposal(name: string) {

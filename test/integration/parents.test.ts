@@ -4,9 +4,6 @@ import { StaffRole } from '../../src/modules/sessions/user.entity.js';
 import {
   AuditEventsDocument,
   IdentitySettingsDocument,
-  InvitationAcceptDocument,
-  MemberInviteDocument,
-  OrganizationCreateDocument,
   OrganizationWithParentDocument,
   ParentOrganizationDocument,
   ParentOrganizationRequestApproveDocument,
@@ -15,32 +12,22 @@ import {
   ParentOrganizationRequestsDocument,
   StaffOrganizationLookupDocument,
 } from '../generated/graphql.js';
+import {
+  createOrg as newOrg,
+  join as joinOrg,
+  type OrganizationKindName,
+  type RoleName,
+} from '../support/orgs.js';
 import { startStack, type Stack, uniqueEmail } from '../support/stack.js';
-
-type Role = 'ADMIN' | 'DEVELOPER' | 'USER' | 'OWNER' | 'MEMBER' | 'BILLING';
 
 describe('parent organizations', () => {
   let stack: Stack;
   let sales: { token: string };
 
-  async function createOrg(token: string, kind: 'API_CONSOLE' | 'ENTERPRISE', name: string) {
-    return (await stack.gqlOk(OrganizationCreateDocument, { input: { name, kind } }, token))
-      .organizationCreate.organization!;
-  }
-
-  async function join(organizationId: string, role: Role, by: { token: string }) {
-    const email = uniqueEmail(role.toLowerCase());
-    await stack.gqlOk(MemberInviteDocument, { organizationId, input: { email, role } }, by.token);
-    const [mail] = await stack.mail.waitFor({ to: email, subject: 'invited' }, { timeoutMs: 10_000 });
-    const accepted = await stack.gqlOk(InvitationAcceptDocument, {
-      input: { token: new URL(mail!.links[0]!).searchParams.get('token')! },
-    });
-    return {
-      email,
-      token: accepted.invitationAccept.token!,
-      userId: accepted.invitationAccept.member!.user.id,
-    };
-  }
+  const createOrg = (token: string, kind: OrganizationKindName, name: string) =>
+    newOrg(stack, token, kind, name);
+  const join = (organizationId: string, role: RoleName, by: { token: string }) =>
+    joinOrg(stack, organizationId, role, by);
 
   beforeAll(async () => {
     stack = await startStack();

@@ -444,6 +444,8 @@ export class DomainService {
     em: EntityManager,
     lock = false,
   ): Promise<Domain> {
+    // Signed in first: otherwise an anonymous caller tells existing ids (UNAUTHENTICATED) from missing ones.
+    this.access.requireViewer(scope);
     if (!isUuid(domainId)) throw notFound('Domain');
     const domain = await em.findOne(Domain, domainId, lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {});
     if (!domain) throw notFound('Domain');

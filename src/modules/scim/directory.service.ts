@@ -212,6 +212,8 @@ export class DirectoryService {
   }
 
   private async requireDirectory(scope: Scope, id: string, em: EntityManager): Promise<Directory> {
+    // Signed in first: otherwise an anonymous caller tells existing ids (UNAUTHENTICATED) from missing ones.
+    this.access.requireViewer(scope);
     if (!isUuid(id)) throw notFound('Directory');
     const directory = await em.findOne(Directory, id);
     if (!directory) throw notFound('Directory');

@@ -316,6 +316,8 @@ export class SsoConnectionService {
   }
 
   async requireConnection(scope: Scope, id: string, em: EntityManager): Promise<SsoConnection> {
+    // Signed in first: otherwise an anonymous caller tells existing ids (UNAUTHENTICATED) from missing ones.
+    this.access.requireViewer(scope);
     if (!isUuid(id)) throw notFound('SSO connection');
     const connection = await em.findOne(SsoConnection, id);
     if (!connection) throw notFound('SSO connection');
