@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 
 const require = createRequire(import.meta.url);
 
-export default defineConfig({
+export const baseConfig = defineConfig({
   resolve: {
     // graphql 16 has no "exports": Node loads its CommonJS entry for the libraries (type-graphql, Apollo)
     // while Vite would pick the "module" entry for our files, giving two graphql realms. Pin one.
@@ -11,6 +11,9 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    // Fault injection stops and starts PostgreSQL servers: it runs apart, as `npm run test:faults`
+    // (.ci/run runs it).
+    exclude: ['test/faults/**', 'node_modules/**'],
     globalSetup: ['test/support/global-setup.ts'],
     setupFiles: ['reflect-metadata'],
     testTimeout: 30_000,
@@ -18,3 +21,13 @@ export default defineConfig({
     pool: 'forks',
   },
 });
+
+export default baseConfig;
+
+/** The configuration of a suite `npm test` leaves out. */
+export function separateSuite(include: string) {
+  return defineConfig({
+    ...baseConfig,
+    test: { ...baseConfig.test, include: [include], exclude: ['node_modules/**'], testTimeout: 120_000 },
+  });
+}

@@ -8,6 +8,7 @@ import { createHttpServer, type HttpServer } from './http/server.js';
 import { Jobs } from './jobs/jobs.js';
 import { type Clock, systemClock } from './lib/clock.js';
 import { createLogger, type Logger } from './lib/logger.js';
+import { RateLimits } from './lib/rate-limits.js';
 import { deliverDueMail } from './mail/delivery.js';
 import { type Mailer, smtpMailer } from './mail/mailer.js';
 import { createServices, type Services } from './services.js';
@@ -35,6 +36,7 @@ export const MAIL_QUEUE = 'mail.deliver';
 export const MERGE_EXPIRY_QUEUE = 'merge.expire';
 export const DOMAIN_CHECK_QUEUE = 'domains.check';
 export const SSO_CLEANUP_QUEUE = 'sso.cleanup';
+export const RATE_LIMIT_PURGE_QUEUE = 'rate-limits.purge';
 const MIGRATION_LOCK = 72_707_101;
 
 /** Applies pending migrations; an advisory lock keeps instances that start together from racing. */
@@ -62,6 +64,11 @@ export async function createApp(options: AppOptions): Promise<App> {
   };
   try {
     await migrate(orm, databaseUrl);
+    const rateLimitPool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+    // An idle client's error (the server restarted) would otherwise be an uncaught exception.
+    rateLimitPool.on('error', (error) => logger.warn({ err: error }, 'rate-limit pool connection lost'));
+    cleanups.push(() => rateLimitPool.end());
+    const rateLimits = new RateLimits(rateLimitPool, config.rateLimits);
     const jobs = new Jobs(databaseUrl, config.jobPollSeconds, logger);
     const secondsUntil = (date: Date) => Math.max(0, (date.getTime() - clock.now().getTime()) / 1000);
     const services = createServices({
@@ -69,6 +76,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       clock,
       logger,
       orm,
+      rateLimits,
       wakeMailWorker: () => jobs.trigger(MAIL_QUEUE),
     });
     await jobs.start([
@@ -95,6 +103,11 @@ export async function createApp(options: AppOptions): Promise<App> {
         run: async () => {
           await services.ssoLogin.purgeExpired(orm.em.fork());
         },
+      },
+      {
+        queue: RATE_LIMIT_PURGE_QUEUE,
+        cron: '41 * * * *',
+        run: () => rateLimits.purgeExpired(),
       },
       {
         queue: MERGE_EXPIRY_QUEUE,

@@ -5,6 +5,7 @@ import type { Config } from './config/config.js';
 import type { Clock } from './lib/clock.js';
 import { createEventBus, type EventBus } from './lib/events.js';
 import type { Logger } from './lib/logger.js';
+import type { RateLimits } from './lib/rate-limits.js';
 import { MailOutbox } from './mail/outbox.js';
 import { AuditService } from './modules/audit/audit.service.js';
 import { MemberService } from './modules/members/member.service.js';
@@ -34,6 +35,7 @@ export interface Services {
   clock: Clock;
   logger: Logger;
   orm: MikroORM;
+  rateLimits: RateLimits;
   events: EventBus;
   outbox: MailOutbox;
   access: OrganizationAccess;
@@ -60,22 +62,23 @@ export function createServices(deps: {
   clock: Clock;
   logger: Logger;
   orm: MikroORM;
+  rateLimits: RateLimits;
   wakeMailWorker: () => Promise<void>;
 }): Services {
   const { config, clock } = deps;
   const events = createEventBus();
-  const outbox = new MailOutbox(clock, deps.wakeMailWorker);
+  const outbox = new MailOutbox(clock, deps.wakeMailWorker, deps.logger);
   const access = new OrganizationAccess();
   const audit = new AuditService(clock, access);
-  const sessions = new SessionService(config, clock, outbox, audit, access);
+  const sessions = new SessionService(config, clock, outbox, audit, access, deps.rateLimits);
   const organizations = new OrganizationService(clock, audit, access);
   const members = new MemberService(config, clock, outbox, audit, access, sessions, events);
   const parents = new ParentOrganizationService(clock, outbox, audit, access);
-  const merges = new MergeService(config, clock, outbox, audit, access, events);
+  const merges = new MergeService(config, clock, outbox, audit, access, events, deps.rateLimits);
   const staff = new StaffService(clock, audit);
   const domainMemberships = new DomainMembershipService(access);
   const resolver = dnsTxtResolver(config.dnsServers, { timeoutMs: config.dnsTimeoutMs });
-  const domains = new DomainService(config, clock, outbox, audit, access, events, resolver);
+  const domains = new DomainService(config, clock, outbox, audit, access, events, resolver, deps.rateLimits);
   const ssoConnections = new SsoConnectionService(
     config,
     clock,

@@ -1,10 +1,19 @@
 // The one place that reads the environment: every option is parsed and validated here once, at start-up,
 // and the rest of the code receives a typed Config. An invalid value stops start-up naming the variable.
 import { z } from 'zod';
+import type { RateLimit, RateLimitName } from '../lib/rate-limits.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
   .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+
+/** "points/seconds": at most `points` actions per `seconds`, e.g. 120/60. */
+const rateLimit = z.string().regex(/^[1-9]\d*\/[1-9]\d*$/, 'points/seconds, e.g. 120/60');
+
+function toRateLimit(text: string): RateLimit {
+  const [points, durationSeconds] = text.split('/').map(Number) as [number, number];
+  return { points, durationSeconds };
+}
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -114,6 +123,28 @@ export const environmentSchema = z.object({
     .default(5)
     .describe('Sign-in codes one e-mail address may request per window.'),
   LOGIN_CODE_WINDOW_SECONDS: positiveInt.default(900).describe('Window of the sign-in code rate limit.'),
+  TRUST_PROXY: z
+    .string()
+    .regex(/^[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*$/, 'comma-separated addresses or CIDRs')
+    .optional()
+    .describe(
+      'Load balancers (comma-separated addresses or CIDRs) whose X-Forwarded-For names the client that rate limits count. Unset: the socket peer.',
+    ),
+  RATE_LIMIT_LOGIN_CODES_PER_IP: rateLimit
+    .default('50/900')
+    .describe('Sign-in codes requested from one client address (any e-mail), as points/seconds.'),
+  RATE_LIMIT_SSO_STARTS_PER_IP: rateLimit
+    .default('300/60')
+    .describe('SSO logins started from one client address (offices share one), as points/seconds.'),
+  RATE_LIMIT_APPROVAL_FAILURES_PER_IP: rateLimit
+    .default('10/900')
+    .describe('Invalid merge approval links tried from one client address before it is refused.'),
+  RATE_LIMIT_SCIM_AUTH_FAILURES_PER_IP: rateLimit
+    .default('20/300')
+    .describe('SCIM requests with a wrong token from one client address before it is refused.'),
+  RATE_LIMIT_DOMAIN_CHECKS_PER_USER: rateLimit
+    .default('60/3600')
+    .describe('Domain checks (refresh) one user may ask for, as points/seconds.'),
   INVITATION_TTL_SECONDS: positiveInt.default(7 * 24 * 3600).describe('Lifetime of an invitation link.'),
   JOB_POLL_SECONDS: z.coerce
     .number()
@@ -131,8 +162,10 @@ export const environmentSchema = z.object({
     .default(8090)
     .describe('HTTP port of the bundled IdP simulator (SAML, OIDC, the Google stand-in).'),
   GRAPHQL_INTROSPECTION: bool
-    .optional()
-    .describe('Allow schema introspection. Default: on outside production.'),
+    .default(false)
+    .describe(
+      'Allow schema introspection and "Did you mean" hints. Off unless set: schema/schema.graphql is the published schema.',
+    ),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
@@ -168,6 +201,8 @@ export interface Config {
   session: { ttlSeconds: number; cookieName: string; cookieSecure: boolean };
   loginCode: { ttlSeconds: number; maxAttempts: number; maxPerWindow: number; windowSeconds: number };
   invitationTtlSeconds: number;
+  rateLimits: Record<RateLimitName, RateLimit>;
+  trustProxy: string[] | false;
   jobPollSeconds: number;
   simulators: {
     enabled: boolean;
@@ -255,6 +290,14 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       windowSeconds: e.LOGIN_CODE_WINDOW_SECONDS,
     },
     invitationTtlSeconds: e.INVITATION_TTL_SECONDS,
+    trustProxy: e.TRUST_PROXY ? e.TRUST_PROXY.split(',') : false,
+    rateLimits: {
+      loginCodesPerIp: toRateLimit(e.RATE_LIMIT_LOGIN_CODES_PER_IP),
+      ssoStartsPerIp: toRateLimit(e.RATE_LIMIT_SSO_STARTS_PER_IP),
+      approvalFailuresPerIp: toRateLimit(e.RATE_LIMIT_APPROVAL_FAILURES_PER_IP),
+      scimAuthFailuresPerIp: toRateLimit(e.RATE_LIMIT_SCIM_AUTH_FAILURES_PER_IP),
+      domainChecksPerUser: toRateLimit(e.RATE_LIMIT_DOMAIN_CHECKS_PER_USER),
+    },
     jobPollSeconds: e.JOB_POLL_SECONDS,
     simulators: {
       enabled: e.SIMULATORS,
@@ -264,7 +307,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       dnsHttpPort: e.DNS_SIM_HTTP_PORT,
       idpPort: e.IDP_SIM_PORT,
     },
-    graphqlIntrospection: e.GRAPHQL_INTROSPECTION ?? e.NODE_ENV !== 'production',
+    graphqlIntrospection: e.GRAPHQL_INTROSPECTION,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -1,9 +1,12 @@
 // The error model of the API. Expected business failures are values: `userErrors { code field message }`
 // beside a nullable result, with a code enum per module. Everything else is a top-level error with
-// `extensions.code`; an unexpected error is masked behind an error id that is logged with its stack.
+// `extensions.code`; an unexpected error is masked behind an error id that is logged with its stack, and
+// a database outage is SERVICE_UNAVAILABLE, which the client may retry.
 import { randomUUID } from 'node:crypto';
+import { HeaderMap } from '@apollo/server';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { ArgumentValidationError, Field, InterfaceType, ObjectType, registerEnumType } from 'type-graphql';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/unavailable.js';
 import { AccessError, DomainError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 
@@ -57,7 +60,30 @@ const GRAPHQL_CODES = new Set([
   'PERSISTED_QUERY_NOT_FOUND',
   'OPERATION_RESOLUTION_FAILURE',
   'BAD_REQUEST',
+  'QUERY_TOO_COMPLEX',
 ]);
+
+/** graphql-js's "Did you mean …?" hints spell out the schema that disabled introspection hides. */
+function withoutSuggestions(message: string): string {
+  return message.replace(/ ?Did you mean .+\?$/s, '');
+}
+
+/**
+ * Rethrows a database outage met before execution (authenticating the request) so that Apollo answers
+ * 503 with Retry-After rather than its 500 for a failed context; formatError still shapes the body.
+ */
+export function unavailableBeforeExecution(error: unknown): never {
+  if (!isDatabaseUnavailable(error)) throw error;
+  throw new GraphQLError('Service unavailable.', {
+    originalError: error as Error,
+    extensions: {
+      http: {
+        status: 503,
+        headers: new HeaderMap([['retry-after', String(DATABASE_RETRY_AFTER_SECONDS)]]),
+      },
+    },
+  });
+}
 
 /** The error a resolver threw, under graphql-js's located wrappers. */
 function unwrap(error: unknown): unknown {
@@ -68,7 +94,8 @@ function unwrap(error: unknown): unknown {
   return current;
 }
 
-export function formatError(logger: Logger) {
+export function formatError(logger: Logger, options: { suggestions: boolean }) {
+  const message = options.suggestions ? (text: string) => text : withoutSuggestions;
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrap(error);
     if (original instanceof AccessError) {
@@ -94,7 +121,7 @@ export function formatError(logger: Logger) {
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && GRAPHQL_CODES.has(code)) {
       return {
-        message: formatted.message,
+        message: message(formatted.message),
         locations: formatted.locations,
         path: formatted.path,
         extensions: { code },
@@ -103,10 +130,19 @@ export function formatError(logger: Logger) {
     // A GraphQLError raised by graphql-js itself (variable coercion, unknown field) has no original error.
     if (original instanceof GraphQLError) {
       return {
-        message: formatted.message,
+        message: message(formatted.message),
         locations: formatted.locations,
         path: formatted.path,
         extensions: { code: 'BAD_USER_INPUT' },
+      };
+    }
+    // Not a bug: the client may retry, and nothing is logged as an error for each request of an outage.
+    if (isDatabaseUnavailable(original)) {
+      logger.warn({ err: original }, 'database unavailable during a GraphQL operation');
+      return {
+        message: 'The service is briefly unavailable. Retry shortly.',
+        path: formatted.path,
+        extensions: { code: 'SERVICE_UNAVAILABLE', retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS },
       };
     }
     const errorId = randomUUID();

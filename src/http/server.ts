@@ -8,9 +8,12 @@ import fastifyFormbody from '@fastify/formbody';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/unavailable.js';
 import type { Context } from '../graphql/context.js';
-import { formatError } from '../graphql/errors.js';
+import { formatError, unavailableBeforeExecution } from '../graphql/errors.js';
+import { checkSubscribe, costLimitPlugin, limitRules, parseOptions } from '../graphql/limits.js';
 import { graphqlSchema } from '../graphql/schema.js';
+import { AccessError } from '../lib/errors.js';
 import { uuidv7 } from '../lib/ids.js';
 import { memberRoutes } from '../modules/members/member.routes.js';
 import { mergeRoutes } from '../modules/merges/merge.routes.js';
@@ -20,10 +23,13 @@ import { oidcRoutes } from '../modules/sso/oidc/oidc.routes.js';
 import { googleRoutes } from '../modules/sessions/google.routes.js';
 import { domainMembershipRoutes } from '../modules/domains/domain-membership.routes.js';
 import type { Services } from '../services.js';
+import { replyAccessStatus } from './access-status.js';
 import { LiveSockets } from './live-sockets.js';
 import { createMetrics } from './metrics.js';
 import { requestScope } from './request-scope.js';
 import { sessionToken } from './session-cookie.js';
+
+const GRAPHQL_BODY_LIMIT = 128 * 1024;
 
 export interface HttpServer {
   app: FastifyInstance;
@@ -37,7 +43,12 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
     genReqId: () => uuidv7(),
     requestIdHeader: false,
     bodyLimit: 1024 * 1024,
-    trustProxy: false,
+    trustProxy: config.trustProxy,
+  });
+  // GraphQL documents are capped at 1,000 tokens, so a large body can only be amplification in variables;
+  // an IdP metadata document (the largest legitimate input) is a few kilobytes.
+  app.addHook('onRoute', (route) => {
+    if (route.url === '/graphql') route.bodyLimit = GRAPHQL_BODY_LIMIT;
   });
   await app.register(fastifyCookie);
   // Form posts carry SAML responses: base64 of up to SAML_MAX_RESPONSE_BYTES, plus room for the field names.
@@ -49,9 +60,19 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
   });
   // Client errors (bad body, wrong content type) keep their message; anything else is masked like in GraphQL.
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    if (error instanceof AccessError) {
+      replyAccessStatus(reply, error).send({ error: { code: error.code, message: error.message } });
+      return;
+    }
     const status = error.statusCode ?? 500;
     if (status < 500) {
       reply.code(status).send({ error: { code: error.code ?? 'BAD_REQUEST', message: error.message } });
+      return;
+    }
+    if (isDatabaseUnavailable(error)) {
+      request.log.warn({ err: error }, 'database unavailable during an HTTP request');
+      reply.code(503).header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
+      reply.send({ error: { code: 'SERVICE_UNAVAILABLE', message: 'Service unavailable. Retry later.' } });
       return;
     }
     const errorId = randomUUID();
@@ -68,7 +89,7 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
   const schema = await graphqlSchema();
   const metrics = createMetrics();
 
-  const formatGraphQLError = formatError(logger);
+  const formatGraphQLError = formatError(logger, { suggestions: config.graphqlIntrospection });
   const wsServer = new WebSocketServer({ server: app.server, path: '/graphql' });
   // A deprovisioned or signed-out-everywhere user loses their open subscriptions at once, not at the next event.
   const liveSockets = new LiveSockets();
@@ -79,6 +100,7 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
   const wsCleanup = useServer<Record<string, unknown>>(
     {
       schema,
+      onSubscribe: (_ctx, _id, payload) => checkSubscribe(schema, payload),
       context: async (ctx): Promise<Context> => {
         const em = orm.em.fork();
         const fromParams = ctx.connectionParams?.authorization;
@@ -109,12 +131,18 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
     schema,
     introspection: config.graphqlIntrospection,
     includeStacktraceInErrorResponses: false,
+    // Stated although they are Apollo's defaults: a batch of 100 operations is one request to a rate limit.
+    allowBatchedHttpRequests: false,
+    csrfPrevention: true,
+    parseOptions,
+    validationRules: limitRules,
     // main.ts owns shutdown: Apollo's own signal handlers would exit before PostgreSQL and the simulators stop.
     stopOnTerminationSignals: false,
     formatError: formatGraphQLError,
     plugins: [
       fastifyApolloDrainPlugin(app),
       metrics.apolloPlugin,
+      costLimitPlugin,
       {
         async serverWillStart() {
           return {
@@ -131,7 +159,7 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
     path: '/graphql',
     method: ['GET', 'POST', 'OPTIONS'],
     context: async (request, reply): Promise<Context> => ({
-      scope: await requestScope(services, request),
+      scope: await requestScope(services, request).catch(unavailableBeforeExecution),
       services,
       reply,
     }),

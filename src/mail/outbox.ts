@@ -2,6 +2,7 @@
 // committed change always has its mail and a rolled-back one never does. Delivery happens afterwards.
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../lib/clock.js';
+import type { Logger } from '../lib/logger.js';
 import { OutboxMail } from './outbox-mail.entity.js';
 import type { MailContent } from './templates.js';
 
@@ -9,6 +10,7 @@ export class MailOutbox {
   constructor(
     private readonly clock: Clock,
     private readonly wakeWorker: () => Promise<void>,
+    private readonly logger: Logger,
   ) {}
 
   enqueue(em: EntityManager, to: string, content: MailContent): OutboxMail {
@@ -18,8 +20,14 @@ export class MailOutbox {
     return mail;
   }
 
-  /** Call after the transaction committed: asks a worker (on any instance) to deliver now rather than at the next sweep. */
+  /**
+   * Call after the transaction committed: asks a worker (on any instance) to deliver now rather than at the
+   * next sweep. Never fails: the change and its mail are committed, and the sweep delivers it anyway, so a
+   * failed wake-up must not tell the client that its (saved) change failed.
+   */
   async wake(): Promise<void> {
-    await this.wakeWorker();
+    await this.wakeWorker().catch((error: unknown) =>
+      this.logger.warn({ err: error }, 'mail worker wake-up failed; the next sweep delivers'),
+    );
   }
 }

@@ -4,18 +4,14 @@ import { inflateRawSync } from 'node:zlib';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IdpTenant, SamlFaults } from '../../simulators/idp/index.js';
-import {
-  SsoConnectionActivateDocument,
-  type SsoConnectionFieldsFragment,
-  SsoConnectionTestDocument,
-} from '../generated/graphql.js';
+import { type SsoConnectionFieldsFragment } from '../generated/graphql.js';
 import type { Browser } from '../support/browser.js';
 import {
   browserFor,
   type CapturedParent,
   capturedParent,
   samlConnection,
-  samlRoundTrip,
+  testAndActivate,
 } from '../support/identity.js';
 import { startStack, type Stack, uniqueEmail } from '../support/stack.js';
 
@@ -34,20 +30,8 @@ describe('SAML assertion consumer service refusals', () => {
     tenant.addUser({ email: parent.owner.email, firstName: 'A', lastName: 'B', groups: [] });
     tenant.addUser({ email: employee, firstName: 'E', lastName: 'M', groups: [] });
     tenant.addUser({ email: 'someone@outside-corp.com', firstName: 'O', lastName: 'X', groups: [] });
-    tenant.setLoginAs(parent.owner.email);
     connection = await samlConnection(stack, parent, tenant);
-    const { ssoConnectionTest } = await stack.gqlOk(
-      SsoConnectionTestDocument,
-      { id: connection.id },
-      parent.owner.token,
-    );
-    await samlRoundTrip(stack, browserFor(stack, parent.owner.token), ssoConnectionTest.testUrl!);
-    const activated = await stack.gqlOk(
-      SsoConnectionActivateDocument,
-      { id: connection.id },
-      parent.owner.token,
-    );
-    expect(activated.ssoConnectionActivate.connection?.state).toBe('ACTIVE');
+    await testAndActivate(stack, parent, connection.id, tenant);
   });
   afterAll(async () => {
     await stack?.close();

@@ -27,16 +27,15 @@ import {
   SsoConnectionDocument,
   type SsoConnectionFieldsFragment,
   SsoConnectionRefreshMetadataDocument,
-  SsoConnectionTestDocument,
   SsoConnectionUpdateDocument,
 } from '../generated/graphql.js';
 import type { Browser } from '../support/browser.js';
 import {
   browserFor,
-  type CapturedParent,
   capturedParent,
   samlConnection,
   samlRoundTrip,
+  testAndActivate,
 } from '../support/identity.js';
 import { startStack, type Stack, uniqueEmail } from '../support/stack.js';
 
@@ -68,31 +67,6 @@ describe('SSO connections', () => {
     bigServer?.close();
     await stack?.close();
   });
-
-  async function activate(
-    parent: CapturedParent,
-    connection: SsoConnectionFieldsFragment,
-    tenant: IdpTenant,
-  ) {
-    tenant.setLoginAs(parent.owner.email);
-    const { ssoConnectionTest } = await stack.gqlOk(
-      SsoConnectionTestDocument,
-      { id: connection.id },
-      parent.owner.token,
-    );
-    const tested = await samlRoundTrip(
-      stack,
-      browserFor(stack, parent.owner.token),
-      ssoConnectionTest.testUrl!,
-    );
-    expect(tested.status).toBe(200);
-    const activated = await stack.gqlOk(
-      SsoConnectionActivateDocument,
-      { id: connection.id },
-      parent.owner.token,
-    );
-    expect(activated.ssoConnectionActivate.connection?.state).toBe('ACTIVE');
-  }
 
   async function ssoLogin(
     connection: SsoConnectionFieldsFragment,
@@ -133,7 +107,7 @@ describe('SSO connections', () => {
     );
     const connection = created.ssoConnectionCreate.connection!;
     expect(connection).toMatchObject({ metadataUrl: tenant.metadataUrl, idpEntityId: tenant.entityId });
-    await activate(parent, connection, tenant);
+    await testAndActivate(stack, parent, connection.id, tenant);
     // Activation ended the owner's session: from now on the owner signs in through SSO too.
     const owner = await ssoLogin(connection, tenant, parent.owner.email);
 
@@ -263,7 +237,7 @@ describe('SSO connections', () => {
     const tenant = await stack.idp.createTenant({ preset: 'okta' });
     tenant.addUser({ email: parent.owner.email, firstName: 'T', lastName: 'G', groups: [] });
     const connection = await samlConnection(stack, parent, tenant);
-    await activate(parent, connection, tenant);
+    await testAndActivate(stack, parent, connection.id, tenant);
     const session = await ssoLogin(connection, tenant, parent.owner.email);
     expect(
       (await stack.gqlOk(LoginCodeRequestDocument, { input: { email: parent.owner.email } })).loginCodeRequest
@@ -291,7 +265,7 @@ describe('SSO connections', () => {
     const tenant = await stack.idp.createTenant({ preset: 'okta' });
     tenant.addUser({ email: parent.owner.email, firstName: 'L', lastName: 'P', groups: [] });
     const connection = await samlConnection(stack, parent, tenant);
-    await activate(parent, connection, tenant);
+    await testAndActivate(stack, parent, connection.id, tenant);
     const session = await ssoLogin(connection, tenant, parent.owner.email);
     expect((await stack.gqlOk(LoginStartDocument, { email: parent.owner.email })).loginStart.route).toBe(
       'SSO',
@@ -375,7 +349,7 @@ describe('SSO connections', () => {
       jitEnabled: false,
       jitDefaultRole: 'MEMBER',
     });
-    await activate(parent, connection, tenant);
+    await testAndActivate(stack, parent, connection.id, tenant);
     const owner = await ssoLogin(connection, tenant, parent.owner.email);
     const first = await ssoLogin(connection, tenant, employee);
     expect((await stack.gqlOk(OrganizationsDocument, {}, first)).organizations.edges).toEqual([]);
@@ -410,7 +384,7 @@ describe('SSO connections', () => {
     expect(connection.attributeMapping.email).toBe(
       'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress',
     );
-    await activate(parent, connection, tenant);
+    await testAndActivate(stack, parent, connection.id, tenant);
     const first = await ssoLogin(connection, tenant, employee);
     expect((await stack.gqlOk(MeDocument, {}, first)).me).toMatchObject({
       email: employee,
@@ -431,7 +405,7 @@ describe('SSO connections', () => {
     tenant.addUser({ email: parent.owner.email, firstName: 'O', lastName: 'R', groups: [] });
     tenant.addUser({ email: employee, firstName: 'L', lastName: 'V', groups: [] });
     const connection = await samlConnection(stack, parent, tenant);
-    await activate(parent, connection, tenant);
+    await testAndActivate(stack, parent, connection.id, tenant);
     const ownerSession = await ssoLogin(connection, tenant, parent.owner.email);
     const employeeSession = await ssoLogin(connection, tenant, employee);
 

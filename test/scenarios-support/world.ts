@@ -8,6 +8,7 @@ import { type IdpTenant, startIdpSimulator } from '../../simulators/idp/index.js
 import { startMailSimulator } from '../../simulators/mail/index.js';
 import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
+import { PER_ADDRESS_LIMITS_FOR_ONE_HOST } from '../support/one-host.js';
 import { freePort } from '../../src/db/embedded.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { apiClient, type Stack } from '../support/stack.js';
@@ -65,6 +66,7 @@ export async function buildWorld(options: WorldOptions): Promise<World> {
     DOMAIN_REFRESH_MIN_SECONDS: '1',
     LOG_LEVEL: options.logLevel ?? 'silent',
     SSO_ALLOW_PRIVATE_METADATA_URLS: 'true',
+    ...PER_ADDRESS_LIMITS_FOR_ONE_HOST,
     GOOGLE_ISSUER: google.oidcIssuer,
     GOOGLE_CLIENT_ID: googleClientId,
     GOOGLE_CLIENT_SECRET: googleClientSecret,

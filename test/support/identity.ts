@@ -7,8 +7,10 @@ import {
   DomainRefreshDocument,
   OrganizationCreateDocument,
   OrganizationWithParentDocument,
+  SsoConnectionActivateDocument,
   SsoConnectionCreateDocument,
   type SsoConnectionFieldsFragment,
+  SsoConnectionTestDocument,
 } from '../generated/graphql.js';
 import { Browser } from './browser.js';
 import { type Stack, uniqueEmail } from './stack.js';
@@ -57,6 +59,33 @@ export async function samlConnection(
   );
   expect(created.ssoConnectionCreate.userErrors).toEqual([]);
   return created.ssoConnectionCreate.connection!;
+}
+
+/** The admin's path to an active connection: a test login as the owner through the IdP, then activation. */
+export async function testAndActivate(
+  stack: Stack,
+  parent: CapturedParent,
+  connectionId: string,
+  tenant: IdpTenant,
+): Promise<void> {
+  tenant.setLoginAs(parent.owner.email);
+  const { ssoConnectionTest } = await stack.gqlOk(
+    SsoConnectionTestDocument,
+    { id: connectionId },
+    parent.owner.token,
+  );
+  const tested = await samlRoundTrip(
+    stack,
+    browserFor(stack, parent.owner.token),
+    ssoConnectionTest.testUrl!,
+  );
+  expect(tested.status).toBe(200);
+  const activated = await stack.gqlOk(
+    SsoConnectionActivateDocument,
+    { id: connectionId },
+    parent.owner.token,
+  );
+  expect(activated.ssoConnectionActivate.connection?.state).toBe('ACTIVE');
 }
 
 /** Runs the SP-initiated SAML round trip in `browser` from our start URL; returns our ACS's answer. */

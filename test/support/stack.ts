@@ -16,6 +16,7 @@ import { freePort } from '../../src/db/embedded.js';
 import type { Clock } from '../../src/lib/clock.js';
 import { createLogger } from '../../src/lib/logger.js';
 import type { StaffRole } from '../../src/modules/sessions/user.entity.js';
+import { PER_ADDRESS_LIMITS_FOR_ONE_HOST } from './one-host.js';
 import { LoginCodeRequestDocument, LoginCodeVerifyDocument } from '../generated/graphql.js';
 
 export interface GraphQLResult<T> {
@@ -56,14 +57,19 @@ export interface StackOptions {
   clock?: Clock;
   /** Run as a second instance on the database and simulators of another stack (that stack drops the database). */
   instanceOf?: Stack;
+  /**
+   * Another PostgreSQL server (a private one a fault test stops and starts): the database is created there
+   * empty and migrated by the app, since the run's migrated template lives on the shared server.
+   */
+  serverUrl?: string;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const serverUrl = inject('databaseServerUrl');
+  const serverUrl = options.serverUrl ?? inject('databaseServerUrl');
   const shared = options.instanceOf;
   const database = `t_${randomBytes(6).toString('hex')}`;
-  const databaseUrl =
-    shared?.databaseUrl ?? (await ensureDatabase(serverUrl, database, inject('templateDatabase')));
+  const template = options.serverUrl ? undefined : inject('templateDatabase');
+  const databaseUrl = shared?.databaseUrl ?? (await ensureDatabase(serverUrl, database, template));
   const mail = shared?.mail ?? (await startMailSimulator());
   const dns = shared?.dns ?? (await startDnsSimulator());
   const idp = shared?.idp ?? (await startIdpSimulator());
@@ -81,6 +87,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     MAIL_RETRY_MAX_SECONDS: '2',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     SSO_ALLOW_PRIVATE_METADATA_URLS: 'true',
+    ...PER_ADDRESS_LIMITS_FOR_ONE_HOST,
     ...options.env,
   });
   const app = await createApp({

@@ -4,8 +4,6 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { requestScope } from '../../http/request-scope.js';
-import { ACCESS_HTTP_STATUS } from '../../http/access-status.js';
-import { AccessError } from '../../lib/errors.js';
 import type { Services } from '../../services.js';
 import type { DomainMembershipRow } from './domain-membership.service.js';
 
@@ -40,16 +38,12 @@ export function domainMembershipRoutes(app: FastifyInstance, services: Services)
       `/parents/:id/domain-memberships.${extension}`,
       async (request, reply) => {
         const parentId = request.params.id;
-        let rows: AsyncGenerator<DomainMembershipRow>;
-        try {
-          const scope = await requestScope(services, request);
-          rows = await services.domainMemberships.openExport(scope, parentId);
-        } catch (error) {
-          if (!(error instanceof AccessError)) throw error;
-          return reply
-            .code(ACCESS_HTTP_STATUS[error.code])
-            .send({ error: { code: error.code, message: error.message } });
-        }
+        // Refusals (AccessError) reach the server's error handler before a byte is streamed.
+        const scope = await requestScope(services, request);
+        const rows: AsyncGenerator<DomainMembershipRow> = await services.domainMemberships.openExport(
+          scope,
+          parentId,
+        );
         // The id is a UUID here (anything else was refused as not found), so it is safe in the header.
         return reply
           .type(format.contentType)

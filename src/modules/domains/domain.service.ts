@@ -7,6 +7,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../../config/config.js';
 import { addSeconds, type Clock } from '../../lib/clock.js';
 import { AccessError, DomainError, notFound } from '../../lib/errors.js';
+import type { RateLimits } from '../../lib/rate-limits.js';
 import type { EventBus } from '../../lib/events.js';
 import { isUuid } from '../../lib/ids.js';
 import { paginate, type PageRequest } from '../../lib/page.js';
@@ -60,6 +61,7 @@ export class DomainService {
     private readonly access: OrganizationAccess,
     private readonly events: EventBus,
     private readonly resolver: TxtResolver,
+    private readonly rateLimits: RateLimits,
   ) {}
 
   /** The TXT record to publish: on the claimed name itself, so a subdomain's record sits on the subdomain. */
@@ -127,6 +129,8 @@ export class DomainService {
     if (domain.status === DomainStatus.FAILED || domain.status === DomainStatus.UNVERIFIED) {
       throw new DomainError(DomainErrorCode.CLAIM_EXPIRED, 'This claim needs a new token: restart it.');
     }
+    // Each refresh is a DNS query the attacker chooses the name of; requireDomain has signed the caller in.
+    await this.rateLimits.consume('domainChecksPerUser', scope.viewer!.userId);
     const now = this.clock.now();
     if (
       domain.lastCheckedAt &&

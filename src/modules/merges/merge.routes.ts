@@ -1,7 +1,7 @@
 // The e-mailed approval link. GET shows the proposal and never decides (mail scanners follow links);
 // deciding is a POST from that page by the signed-in approver the link was sent to.
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { ACCESS_HTTP_STATUS } from '../../http/access-status.js';
+import { replyAccessStatus } from '../../http/access-status.js';
 import { requestScope } from '../../http/request-scope.js';
 import { AccessError, DomainError } from '../../lib/errors.js';
 import { escapeHtml, page } from '../../lib/html.js';
@@ -14,7 +14,8 @@ function tokenOf(value: unknown): string {
 
 function refusal(reply: FastifyReply, error: unknown): string {
   if (error instanceof DomainError || error instanceof AccessError) {
-    reply.code(error instanceof AccessError ? ACCESS_HTTP_STATUS[error.code] : 400);
+    if (error instanceof AccessError) replyAccessStatus(reply, error);
+    else reply.code(400);
     return page('Merge proposal', `<h1>This cannot be done</h1><p>${escapeHtml(error.message)}</p>`);
   }
   throw error;

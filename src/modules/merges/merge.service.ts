@@ -7,6 +7,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../../config/config.js';
 import { addSeconds, type Clock } from '../../lib/clock.js';
 import { DomainError, notFound } from '../../lib/errors.js';
+import type { RateLimits } from '../../lib/rate-limits.js';
 import type { EventBus } from '../../lib/events.js';
 import { isUuid } from '../../lib/ids.js';
 import { paginate, type PageRequest } from '../../lib/page.js';
@@ -46,6 +47,7 @@ export class MergeService {
     private readonly audit: AuditService,
     private readonly access: OrganizationAccess,
     private readonly events: EventBus,
+    private readonly rateLimits: RateLimits,
   ) {}
 
   async create(scope: Scope, incomingOrganizationId: string, targetParentId: string): Promise<MergeProposal> {
@@ -131,7 +133,7 @@ export class MergeService {
 
   /** What the e-mailed link shows. Reading never approves: mail scanners follow links. */
   async review(scope: Scope, token: string): Promise<MergeReview> {
-    const approver = await this.approverByToken(scope.em, token).catch((error: unknown) => {
+    const approver = await this.approverByToken(scope, scope.em, token).catch((error: unknown) => {
       throw error instanceof DomainError ? notFound('Approval link') : error;
     });
     return { proposal: approver.proposal, side: approver.side, approverEmail: approver.user.email };
@@ -196,7 +198,7 @@ export class MergeService {
     const viewer = this.access.requireViewer(scope);
     const revoked: string[] = [];
     const proposal = await scope.em.transactional(async (em) => {
-      const approver = await this.approverByToken(em, token);
+      const approver = await this.approverByToken(scope, em, token);
       // Serialises every decision on this proposal: the second of two concurrent approvals sees the first.
       const proposal = await em.findOneOrFail(MergeProposal, approver.proposal.id, {
         lockMode: LockMode.PESSIMISTIC_WRITE,
@@ -394,16 +396,22 @@ export class MergeService {
     return [...new Map(memberships.map((m) => [m.user.id, m.user])).values()];
   }
 
-  private async approverByToken(em: EntityManager, token: string): Promise<MergeApprover> {
-    const invalid = () =>
-      new DomainError(MergeErrorCode.TOKEN_INVALID, 'This approval link is not valid.', ['token']);
-    if (!token || token.length > 200) throw invalid();
-    const approver = await em.findOne(
-      MergeApprover,
-      { tokenHash: sha256(token) },
-      { populate: ['user', 'proposal', 'proposal.incomingOrganization', 'proposal.targetParent'] },
-    );
-    if (!approver) throw invalid();
+  /** Wrong links count against the client address, so links cannot be guessed at volume. */
+  private async approverByToken(scope: Scope, em: EntityManager, token: string): Promise<MergeApprover> {
+    const ip = scope.client?.ip;
+    if (ip) await this.rateLimits.assertOpen('approvalFailuresPerIp', ip);
+    const approver =
+      token && token.length <= 200
+        ? await em.findOne(
+            MergeApprover,
+            { tokenHash: sha256(token) },
+            { populate: ['user', 'proposal', 'proposal.incomingOrganization', 'proposal.targetParent'] },
+          )
+        : null;
+    if (!approver) {
+      if (ip) await this.rateLimits.failed('approvalFailuresPerIp', ip);
+      throw new DomainError(MergeErrorCode.TOKEN_INVALID, 'This approval link is not valid.', ['token']);
+    }
     return approver;
   }
 

@@ -1,6 +1,9 @@
 // SCIM 2.0 over HTTP at /scim/v2/:directoryId (RFC 7644). Both application/scim+json and
 // application/json bodies are read; every failure, including body parsing, is a SCIM error body.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../../db/unavailable.js';
+import { replyAccessStatus } from '../../http/access-status.js';
+import { AccessError } from '../../lib/errors.js';
 import type { Services } from '../../services.js';
 import type { Directory } from './directory.entity.js';
 import { ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA } from './scim-resources.js';
@@ -40,6 +43,10 @@ export async function scimRoutes(app: FastifyInstance, services: Services): Prom
       );
       router.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
         if (error instanceof ScimError) return send(reply, error.status, error.body());
+        if (error instanceof AccessError && error.code === 'RATE_LIMITED') {
+          replyAccessStatus(reply, error);
+          return send(reply, 429, new ScimError(429, undefined, error.message).body());
+        }
         if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
           return send(reply, 413, new ScimError(413, undefined, 'The body is too large.').body());
         if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
@@ -59,6 +66,12 @@ export async function scimRoutes(app: FastifyInstance, services: Services): Prom
             error.statusCode!,
             new ScimError(error.statusCode!, 'invalidSyntax', error.message).body(),
           );
+        // Not a server bug: 503 with Retry-After tells the IdP when to send the change again.
+        if (isDatabaseUnavailable(error)) {
+          request.log.warn({ err: error }, 'database unavailable during a SCIM request');
+          reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
+          return send(reply, 503, new ScimError(503, undefined, 'Service unavailable. Retry later.').body());
+        }
         request.log.error({ err: error }, 'unexpected error in SCIM route');
         return send(reply, 500, new ScimError(500, undefined, 'Internal error.').body());
       });
@@ -73,13 +86,20 @@ export async function scimRoutes(app: FastifyInstance, services: Services): Prom
           throw new ScimError(415, undefined, 'Use Content-Type application/scim+json or application/json.');
         }
       });
+      // Wrong tokens count against the client address: token guessing meets 429s long before a hit.
       router.addHook('preHandler', async (request: FastifyRequest<{ Params: Partial<Params> }>) => {
-        const em = services.orm.em.fork();
-        (request as unknown as { directory: Directory }).directory = await scim.authenticate(
-          em,
-          request.params.directoryId ?? '',
-          request.headers.authorization,
-        );
+        await services.rateLimits.assertOpen('scimAuthFailuresPerIp', request.ip);
+        try {
+          (request as unknown as { directory: Directory }).directory = await scim.authenticate(
+            services.orm.em.fork(),
+            request.params.directoryId ?? '',
+            request.headers.authorization,
+          );
+        } catch (error) {
+          if (error instanceof ScimError && error.status === 401)
+            await services.rateLimits.failed('scimAuthFailuresPerIp', request.ip);
+          throw error;
+        }
       });
       const dir = (request: FastifyRequest) => (request as unknown as { directory: Directory }).directory;
       const em = () => services.orm.em.fork();

@@ -4,6 +4,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../../config/config.js';
 import { addSeconds, type Clock } from '../../lib/clock.js';
 import { AccessError, DomainError, notFound } from '../../lib/errors.js';
+import type { RateLimits } from '../../lib/rate-limits.js';
 import { isUuid } from '../../lib/ids.js';
 import { parseEmail } from '../../lib/names.js';
 import { paginate, type PageRequest } from '../../lib/page.js';
@@ -35,15 +36,17 @@ export class SessionService {
     private readonly outbox: MailOutbox,
     private readonly audit: AuditService,
     private readonly access: OrganizationAccess,
+    private readonly rateLimits: RateLimits,
   ) {}
 
   /**
    * Mails a sign-in code to the address, whether or not an account exists (the answer is the same either
-   * way). Limited per address and window.
+   * way). Limited per address and window, and per client address across every e-mail address.
    */
   async requestLoginCode(scope: Scope, rawEmail: string): Promise<void> {
     const email = parseEmail(rawEmail);
     await refuseIfSsoRequired(scope.em, this.config.publicUrl, email, SessionErrorCode.SSO_REQUIRED);
+    if (scope.client?.ip) await this.rateLimits.consume('loginCodesPerIp', scope.client.ip);
     const now = this.clock.now();
     await scope.em.transactional(async (em) => {
       const windowStart = addSeconds(now, -this.config.loginCode.windowSeconds);

@@ -2,13 +2,15 @@
 // assertion consumer service, and the login pages. A refused response never signs anyone in: the user
 // sees a stable reason code, and an unsolicited (IdP-initiated) response is sent to /login?sso=true.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ACCESS_HTTP_STATUS } from '../../http/access-status.js';
+import { replyAccessStatus } from '../../http/access-status.js';
+import { perClientAddress } from '../../http/client-limit.js';
 import { requestScope } from '../../http/request-scope.js';
 import { setSessionCookie } from '../../http/session-cookie.js';
 import { AccessError, DomainError } from '../../lib/errors.js';
 import { escapeHtml, page } from '../../lib/html.js';
 import { isUuid } from '../../lib/ids.js';
 import { randomToken } from '../../lib/secrets.js';
+import type { Scope } from '../../lib/scope.js';
 import type { Services } from '../../services.js';
 import { serviceProviderMetadata } from './saml/saml-entities.js';
 import { SsoConnection } from './sso-connection.entity.js';
@@ -34,9 +36,28 @@ export function browserNonce(request: FastifyRequest, reply: FastifyReply, secur
 }
 
 /** An admin's test login that cannot start: not signed in, not an admin, or no such connection. */
-export function testRefused(reply: FastifyReply, error: AccessError) {
-  reply.code(ACCESS_HTTP_STATUS[error.code]).type('text/html; charset=utf-8');
+function testRefused(reply: FastifyReply, error: AccessError) {
+  replyAccessStatus(reply, error).type('text/html; charset=utf-8');
   return page('Test refused', `<h1>Cannot test this connection</h1><p>${escapeHtml(error.message)}</p>`);
+}
+
+/** The route of an admin's test login, for either protocol: off to the IdP, or a refusal page. */
+export function testStartRoute(
+  services: Services,
+  startTest: (scope: Scope, connectionId: string, browserNonce: string) => Promise<string>,
+) {
+  const secure = services.config.session.cookieSecure;
+  return async (request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
+    try {
+      const scope = await requestScope(services, request);
+      const url = await startTest(scope, request.params.id, browserNonce(request, reply, secure));
+      return reply.redirect(url, 302);
+    } catch (error) {
+      if (error instanceof AccessError) return testRefused(reply, error);
+      if (error instanceof SsoRefusedError) return refused(reply, error);
+      throw error;
+    }
+  };
 }
 
 export function refused(reply: FastifyReply, error: SsoRefusedError) {
@@ -66,6 +87,7 @@ export function signedIn(reply: FastifyReply, services: Services, outcome: SsoOu
 
 export function ssoRoutes(app: FastifyInstance, services: Services): void {
   const secure = services.config.session.cookieSecure;
+  const startLimit = perClientAddress(services.rateLimits, 'ssoStartsPerIp');
 
   app.get<{ Params: { id: string } }>('/sso/saml/:id/metadata', async (request, reply) => {
     const connection = isUuid(request.params.id)
@@ -82,6 +104,7 @@ export function ssoRoutes(app: FastifyInstance, services: Services): void {
 
   app.get<{ Params: { id: string }; Querystring: { login_hint?: string } }>(
     '/sso/saml/:id/login',
+    { onRequest: startLimit },
     async (request, reply) => {
       if (!isUuid(request.params.id))
         return refused(reply, new SsoRefusedError(SsoRefusal.CONNECTION_NOT_ENABLED, 'start'));
@@ -105,21 +128,11 @@ export function ssoRoutes(app: FastifyInstance, services: Services): void {
     },
   );
 
-  app.get<{ Params: { id: string } }>('/sso/saml/:id/test', async (request, reply) => {
-    try {
-      const scope = await requestScope(services, request);
-      const url = await services.ssoLogin.startTest(
-        scope,
-        request.params.id,
-        browserNonce(request, reply, secure),
-      );
-      return reply.redirect(url, 302);
-    } catch (error) {
-      if (error instanceof AccessError) return testRefused(reply, error);
-      if (error instanceof SsoRefusedError) return refused(reply, error);
-      throw error;
-    }
-  });
+  app.get<{ Params: { id: string } }>(
+    '/sso/saml/:id/test',
+    { onRequest: startLimit },
+    testStartRoute(services, (scope, id, nonce) => services.ssoLogin.startTest(scope, id, nonce)),
+  );
 
   app.post<{ Params: { id: string }; Body: { SAMLResponse?: string; RelayState?: string } }>(
     '/sso/saml/:id/acs',

@@ -2,12 +2,12 @@
 // They share the SAML routes' browser binding and refusal page: a refused callback signs nobody in and
 // shows a stable reason code; an unsolicited one is sent to /login?sso=true.
 import type { FastifyInstance } from 'fastify';
+import { perClientAddress } from '../../../http/client-limit.js';
 import { requestScope } from '../../../http/request-scope.js';
-import { AccessError } from '../../../lib/errors.js';
 import { isUuid } from '../../../lib/ids.js';
 import type { Services } from '../../../services.js';
 import { SsoLoginPurpose } from '../sso-login-request.entity.js';
-import { BROWSER_COOKIE, browserNonce, refused, signedIn, testRefused } from '../sso.routes.js';
+import { BROWSER_COOKIE, browserNonce, refused, signedIn, testStartRoute } from '../sso.routes.js';
 import { SsoRefusal, SsoRefusedError } from '../sso.errors.js';
 
 type ConnectionRequest = {
@@ -17,8 +17,9 @@ type ConnectionRequest = {
 
 export function oidcRoutes(app: FastifyInstance, services: Services): void {
   const secure = services.config.session.cookieSecure;
+  const startLimit = perClientAddress(services.rateLimits, 'ssoStartsPerIp');
 
-  app.get<ConnectionRequest>('/sso/oidc/:id/login', async (request, reply) => {
+  app.get<ConnectionRequest>('/sso/oidc/:id/login', { onRequest: startLimit }, async (request, reply) => {
     try {
       if (!isUuid(request.params.id)) throw new SsoRefusedError(SsoRefusal.CONNECTION_NOT_ENABLED, 'start');
       const hint = request.query.login_hint;
@@ -38,21 +39,11 @@ export function oidcRoutes(app: FastifyInstance, services: Services): void {
     }
   });
 
-  app.get<ConnectionRequest>('/sso/oidc/:id/test', async (request, reply) => {
-    try {
-      const scope = await requestScope(services, request);
-      const url = await services.oidcLogin.startTest(
-        scope,
-        request.params.id,
-        browserNonce(request, reply, secure),
-      );
-      return reply.redirect(url, 302);
-    } catch (error) {
-      if (error instanceof AccessError) return testRefused(reply, error);
-      if (error instanceof SsoRefusedError) return refused(reply, error);
-      throw error;
-    }
-  });
+  app.get<{ Params: { id: string } }>(
+    '/sso/oidc/:id/test',
+    { onRequest: startLimit },
+    testStartRoute(services, (scope, id, nonce) => services.oidcLogin.startTest(scope, id, nonce)),
+  );
 
   app.get<ConnectionRequest>('/sso/oidc/:id/callback', async (request, reply) => {
     try {
