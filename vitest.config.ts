@@ -11,9 +11,9 @@ export const baseConfig = defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
-    // Fault injection stops and starts PostgreSQL servers: it runs apart, as `npm run test:faults`
-    // (.ci/run runs it).
-    exclude: ['test/faults/**', 'node_modules/**'],
+    // Suites that need more than a fresh machine has (a Redis; PostgreSQL servers they stop and start) run
+    // apart: `npm run test:scale` and `npm run test:faults`; .ci/run runs both.
+    exclude: ['test/faults/**', 'test/scale/**', 'node_modules/**'],
     globalSetup: ['test/support/global-setup.ts'],
     setupFiles: ['reflect-metadata'],
     testTimeout: 30_000,

@@ -9,6 +9,7 @@ import { Jobs } from './jobs/jobs.js';
 import { type Clock, systemClock } from './lib/clock.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { RateLimits } from './lib/rate-limits.js';
+import { redisEventTarget } from './lib/redis-events.js';
 import { deliverDueMail } from './mail/delivery.js';
 import { type Mailer, smtpMailer } from './mail/mailer.js';
 import { createServices, type Services } from './services.js';
@@ -69,6 +70,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     rateLimitPool.on('error', (error) => logger.warn({ err: error }, 'rate-limit pool connection lost'));
     cleanups.push(() => rateLimitPool.end());
     const rateLimits = new RateLimits(rateLimitPool, config.rateLimits);
+    const eventTarget = config.redisUrl ? await redisEventTarget(config.redisUrl, logger) : undefined;
+    if (eventTarget) cleanups.push(() => eventTarget.close());
     const jobs = new Jobs(databaseUrl, config.jobPollSeconds, logger);
     const secondsUntil = (date: Date) => Math.max(0, (date.getTime() - clock.now().getTime()) / 1000);
     const services = createServices({
@@ -77,6 +80,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       logger,
       orm,
       rateLimits,
+      eventTarget,
       wakeMailWorker: () => jobs.trigger(MAIL_QUEUE),
     });
     await jobs.start([

@@ -63,10 +63,12 @@ export function createServices(deps: {
   logger: Logger;
   orm: MikroORM;
   rateLimits: RateLimits;
+  /** Where events travel: Redis between instances; in-process when absent. */
+  eventTarget?: EventTarget;
   wakeMailWorker: () => Promise<void>;
 }): Services {
   const { config, clock } = deps;
-  const events = createEventBus();
+  const events = createEventBus(deps.eventTarget);
   const outbox = new MailOutbox(clock, deps.wakeMailWorker, deps.logger);
   const access = new OrganizationAccess();
   const audit = new AuditService(clock, access);

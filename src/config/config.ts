@@ -46,7 +46,9 @@ export const environmentSchema = z.object({
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// URL')
     .optional()
-    .describe('Optional Redis, for state shared between instances when configured.'),
+    .describe(
+      'Redis carrying live updates (GraphQL subscriptions, session revocations) between instances. Unset: in-process, for one instance.',
+    ),
   SMTP_HOST: z.string().default('127.0.0.1').describe('SMTP server for outbound mail.'),
   SMTP_PORT: port
     .default(1025)

@@ -1,5 +1,6 @@
-// In-process event bus for live updates (GraphQL subscriptions). Services publish after their
-// transaction commits, so subscribers never see a change that was rolled back.
+// The event bus for live updates (GraphQL subscriptions): in-process, or through Redis between instances
+// (redis-events.ts). Services publish after their transaction commits, so subscribers never see a change
+// that was rolled back.
 import { createPubSub } from '@graphql-yoga/subscription';
 import type { MergeProposalStatus } from '../modules/merges/merge-proposal.entity.js';
 import type { MemberRole } from '../modules/organizations/roles.js';
@@ -57,6 +58,6 @@ export type EventTopics = {
 
 export type EventBus = ReturnType<typeof createEventBus>;
 
-export function createEventBus() {
-  return createPubSub<EventTopics>();
+export function createEventBus(eventTarget?: EventTarget) {
+  return createPubSub<EventTopics>(eventTarget ? { eventTarget } : undefined);
 }
