@@ -182,6 +182,28 @@ describe('SAML assertion consumer service refusals', () => {
     });
   });
 
+  it('refuses an encrypted assertion as unsupported rather than reading around it', async () => {
+    const { browser, requestId } = await startLogin();
+    const saml = tenant.samlLoginResponse({
+      requestId,
+      acsUrl: connection.acsUrl!,
+      audience: connection.spEntityId!,
+      email: employee,
+    });
+    const xml = Buffer.from(saml.SAMLResponse, 'base64').toString('utf8');
+    const encrypted = xml.replace(
+      /<(\w+:)?Assertion\b[\s\S]*<\/\1?Assertion>/,
+      (_match, prefix: string | undefined) =>
+        `<${prefix ?? ''}EncryptedAssertion><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#">` +
+        `<xenc:CipherData><xenc:CipherValue>AAAA</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData>` +
+        `</${prefix ?? ''}EncryptedAssertion>`,
+    );
+    expect(encrypted).not.toBe(xml);
+    const result = await post(browser, Buffer.from(encrypted).toString('base64'));
+    expect(result).toMatchObject({ status: 403, reason: 'ENCRYPTED_ASSERTION_UNSUPPORTED' });
+    expect(browser.cookie('ci_session')).toBeUndefined();
+  });
+
   it('never redirects to a URL taken from RelayState', async () => {
     const { browser, requestId } = await startLogin();
     const saml = tenant.samlLoginResponse({

@@ -86,9 +86,9 @@ export async function scimRoutes(app: FastifyInstance, services: Services): Prom
           throw new ScimError(415, undefined, 'Use Content-Type application/scim+json or application/json.');
         }
       });
-      // Wrong tokens count against the client address: token guessing meets 429s long before a hit.
+      // Wrong tokens count against the client address, and past the budget are answered 429. A right token
+      // costs no limiter round trip: it cannot be guessed (256 bits), and provisioning bursts are hot paths.
       router.addHook('preHandler', async (request: FastifyRequest<{ Params: Partial<Params> }>) => {
-        await services.rateLimits.assertOpen('scimAuthFailuresPerIp', request.ip);
         try {
           (request as unknown as { directory: Directory }).directory = await scim.authenticate(
             services.orm.em.fork(),
@@ -97,7 +97,7 @@ export async function scimRoutes(app: FastifyInstance, services: Services): Prom
           );
         } catch (error) {
           if (error instanceof ScimError && error.status === 401)
-            await services.rateLimits.failed('scimAuthFailuresPerIp', request.ip);
+            await services.rateLimits.consume('scimAuthFailuresPerIp', request.ip);
           throw error;
         }
       });
