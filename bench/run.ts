@@ -1,12 +1,15 @@
 // `npm run bench [filter]`: runs every bench/*.bench.ts in name order, one after the other (they measure
-// time and memory, so never in parallel), and writes each result to bench/results/<name>.json.
-// A bench file default-exports an async function that prints its figures and returns them.
+// time and memory, so never in parallel), writes each result to bench/results/<name>.json, then prints
+// every figure's ratio and target in one table and writes it to bench/results/summary.json.
+// A bench file default-exports an async function that prints its figures (bench/report.ts) and returns them.
 import 'reflect-metadata';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { type Figure, verdict } from './report.js';
 
-export type Bench = () => Promise<Record<string, unknown>>;
+export type BenchResult = { figures: Figure[] } & Record<string, unknown>;
+export type Bench = () => Promise<BenchResult>;
 
 const dir = path.dirname(fileURLToPath(import.meta.url));
 const filter = process.argv[2] ?? '';
@@ -14,15 +17,48 @@ const files = (await readdir(dir)).filter((f) => f.endsWith('.bench.ts') && f.in
 if (files.length === 0) throw new Error(`No bench/*.bench.ts matches "${filter}".`);
 await mkdir(path.join(dir, 'results'), { recursive: true });
 
+const writeJson = (file: string, value: object) =>
+  writeFile(path.join(dir, 'results', file), `${JSON.stringify(value, null, 2)}\n`);
+
+const started = performance.now();
+const summary: Array<{ bench: string } & Pick<Figure, 'metric' | 'ratio' | 'target' | 'met'>> = [];
 for (const file of files) {
   const name = file.slice(0, -'.bench.ts'.length);
   const { default: bench } = (await import(pathToFileURL(path.join(dir, file)).href)) as { default: Bench };
   console.log(`\n# ${name}`);
+  const benchStarted = performance.now();
   const result = await bench();
-  const target = path.join(dir, 'results', `${name}.json`);
-  await writeFile(
-    target,
-    `${JSON.stringify({ name, at: new Date().toISOString(), node: process.version, ...result }, null, 2)}\n`,
-  );
-  console.log(`wrote ${path.relative(process.cwd(), target)}`);
+  const seconds = Number(((performance.now() - benchStarted) / 1000).toFixed(1));
+  await writeJson(`${name}.json`, {
+    name,
+    at: new Date().toISOString(),
+    node: process.version,
+    seconds,
+    ...result,
+  });
+  console.log(`wrote bench/results/${name}.json (${seconds} s)`);
+  for (const { metric, ratio, target, met } of result.figures)
+    summary.push({ bench: name, metric, ratio, target, met });
 }
+
+const totalSeconds = Number(((performance.now() - started) / 1000).toFixed(1));
+const rows = summary.map((s) => [
+  s.bench,
+  s.metric,
+  String(s.ratio ?? 'n/a'),
+  s.target ?? '-',
+  verdict(s.met),
+]);
+const header = ['bench', 'metric', 'ratio', 'target', 'met'];
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ');
+console.log(`\n# summary (${totalSeconds} s)`);
+console.log(line(header));
+for (const row of rows) console.log(line(row));
+await writeJson('summary.json', {
+  at: new Date().toISOString(),
+  node: process.version,
+  totalSeconds,
+  figures: summary,
+});
+console.log('wrote bench/results/summary.json');

@@ -1,52 +1,103 @@
 // 10,000 users and 200 groups pushed through our SCIM API by several concurrent clients (as an IdP's
-// first sync does), against a baseline in the same run: the same rows inserted raw into PostgreSQL in
-// batches. Reports users/s for both, the ratio, and the server process's peak RSS during the push.
-import os from 'node:os';
-import path from 'node:path';
+// first sync does), against baselines in the same run: single-row insert transactions on as many raw pg
+// connections (what one provisioned user costs PostgreSQL at least), and the same rows inserted raw in
+// batches (the floor for group memberships, which a group POST writes many at a time). Also reports the
+// process's peak RSS during the push.
 import pg from 'pg';
-import { createApp } from '../src/app.js';
-import { loadConfig } from '../src/config/config.js';
-import { dropDatabase, ensureDatabase } from '../src/db/database.js';
-import { type EmbeddedDatabase, startEmbeddedPostgres } from '../src/db/embedded.js';
 import { uuidv7 } from '../src/lib/ids.js';
 import { Domain, DomainStatus } from '../src/modules/domains/domain.entity.js';
 import { OrganizationKind } from '../src/modules/organizations/roles.js';
 import { User } from '../src/modules/sessions/user.entity.js';
+import { report } from './report.js';
+import type { BenchResult } from './run.js';
+import { benchApp, benchDatabase, pool, scaled, secondsSince } from './support.js';
 
-const USERS = 10_000;
-const GROUPS = 200;
+const USERS = scaled(10_000);
+const GROUPS = Math.min(200, USERS);
 const CLIENTS = 8;
+const RAW_TRANSACTIONS_SECONDS = 5;
 const DOMAIN = 'bench-scim.example';
-const DATABASE = 'bench_scim_push';
 const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 const MB = 1024 * 1024;
 
-async function pool<T>(items: T[], workers: number, run: (item: T) => Promise<void>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: workers }, async () => {
-      while (next < items.length) await run(items[next++]!);
-    }),
-  );
+/** BEGIN; INSERT one row; COMMIT on each of CLIENTS connections, for a fixed time: transactions per second. */
+async function rawTransactionsPerSecond(databaseUrl: string, directoryId: string): Promise<number> {
+  const clients = Array.from({ length: CLIENTS }, () => new pg.Client({ connectionString: databaseUrl }));
+  await Promise.all(clients.map((client) => client.connect()));
+  try {
+    await clients[0]!.query(
+      `create table bench_raw_users (id uuid primary key, directory_id uuid, user_name text, emails jsonb,
+                                     created_at timestamptz)`,
+    );
+    let transactions = 0;
+    const start = performance.now();
+    const end = start + RAW_TRANSACTIONS_SECONDS * 1000;
+    await Promise.all(
+      clients.map(async (client, c) => {
+        for (let i = 0; performance.now() < end; i++) {
+          const email = `raw${c}-${i}@${DOMAIN}`;
+          await client.query('begin');
+          await client.query('insert into bench_raw_users values ($1, $2, $3, $4, $5)', [
+            uuidv7(),
+            directoryId,
+            email,
+            JSON.stringify([{ value: email }]),
+            new Date(),
+          ]);
+          await client.query('commit');
+          transactions++;
+        }
+      }),
+    );
+    const perSecond = transactions / secondsSince(start);
+    await clients[0]!.query('drop table bench_raw_users');
+    return perSecond;
+  } finally {
+    await Promise.all(clients.map((client) => client.end()));
+  }
 }
 
-export default async function scimPush(): Promise<Record<string, unknown>> {
-  let embedded: EmbeddedDatabase | undefined;
-  let serverUrl = process.env.DATABASE_URL;
-  if (!serverUrl) {
-    embedded = await startEmbeddedPostgres({
-      dir: path.join(os.tmpdir(), `bench-scim-${process.pid}`),
-      persistent: false,
-    });
-    serverUrl = embedded.url;
+/** The same user rows (and a membership each) inserted raw, 1,000 per statement: rows per second. */
+async function rawBatchedRowsPerSecond(databaseUrl: string, directoryId: string): Promise<number> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  const start = performance.now();
+  try {
+    await client.query('begin');
+    await client.query(
+      `create temp table raw_users (id uuid, directory_id uuid, user_name text, emails jsonb, created_at timestamptz)`,
+    );
+    await client.query(`create temp table raw_accounts (id uuid, email text)`);
+    for (let offset = 0; offset < USERS; offset += 1000) {
+      const values: unknown[] = [];
+      const rows: string[] = [];
+      for (let i = offset; i < Math.min(USERS, offset + 1000); i++) {
+        const n = values.length;
+        values.push(
+          uuidv7(),
+          directoryId,
+          `raw${i}@${DOMAIN}`,
+          JSON.stringify([{ value: `raw${i}@${DOMAIN}` }]),
+          new Date(),
+        );
+        rows.push(`($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5})`);
+      }
+      await client.query(`insert into raw_users values ${rows.join(',')}`, values);
+      await client.query(
+        `insert into raw_accounts select gen_random_uuid(), user_name from raw_users order by id desc limit ${rows.length}`,
+      );
+    }
+    await client.query('commit');
+  } finally {
+    await client.end();
   }
-  await dropDatabase(serverUrl, DATABASE);
-  const databaseUrl = await ensureDatabase(serverUrl, DATABASE);
-  const app = await createApp({
-    config: loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent' }),
-    databaseUrl,
-  });
+  return USERS / secondsSince(start);
+}
+
+export default async function scimPush(): Promise<BenchResult> {
+  const database = await benchDatabase('bench_scim_push');
+  const app = await benchApp(database.url);
   try {
     const url = await app.listen();
     const em = app.orm.em.fork();
@@ -63,9 +114,7 @@ export default async function scimPush(): Promise<Record<string, unknown>> {
     const { directory, token } = await app.services.directories.create(
       { em: app.orm.em.fork(), viewer, requestId: 'bench' },
       organization.parent!.id,
-      {
-        name: 'bench',
-      },
+      { name: 'bench' },
     );
     const base = `${url}/scim/v2/${directory.id}`;
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/scim+json' };
@@ -74,7 +123,7 @@ export default async function scimPush(): Promise<Record<string, unknown>> {
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
     const rssBefore = process.memoryUsage().rss;
     const ids: string[] = [];
-    const start = process.hrtime.bigint();
+    const start = performance.now();
     await pool(
       Array.from({ length: USERS }, (_, i) => i),
       CLIENTS,
@@ -96,14 +145,14 @@ export default async function scimPush(): Promise<Record<string, unknown>> {
         ids[i] = ((await response.json()) as { id: string }).id;
       },
     );
-    const userSeconds = Number(process.hrtime.bigint() - start) / 1e9;
+    const userSeconds = secondsSince(start);
+    const groupsStart = performance.now();
+    const perGroup = Math.floor(USERS / GROUPS);
     await pool(
       Array.from({ length: GROUPS }, (_, g) => g),
       CLIENTS,
       async (g) => {
-        const members = ids
-          .slice(g * (USERS / GROUPS), (g + 1) * (USERS / GROUPS))
-          .map((value) => ({ value }));
+        const members = ids.slice(g * perGroup, (g + 1) * perGroup).map((value) => ({ value }));
         const response = await fetch(`${base}/Groups`, {
           method: 'POST',
           headers,
@@ -112,69 +161,39 @@ export default async function scimPush(): Promise<Record<string, unknown>> {
         if (response.status !== 201) throw new Error(`group ${g}: HTTP ${response.status}`);
       },
     );
-    const totalSeconds = Number(process.hrtime.bigint() - start) / 1e9;
+    const groupSeconds = secondsSince(groupsStart);
     clearInterval(sampler);
 
-    // Baseline: the same user rows (and a membership each) inserted raw, 1,000 per statement.
-    const client = new pg.Client({ connectionString: databaseUrl });
-    await client.connect();
-    const baselineStart = process.hrtime.bigint();
-    try {
-      await client.query('begin');
-      await client.query(
-        `create temp table raw_users (id uuid, directory_id uuid, user_name text, emails jsonb, created_at timestamptz)`,
-      );
-      await client.query(`create temp table raw_accounts (id uuid, email text)`);
-      for (let offset = 0; offset < USERS; offset += 1000) {
-        const values: unknown[] = [];
-        const rows: string[] = [];
-        for (let i = offset; i < Math.min(USERS, offset + 1000); i++) {
-          const n = values.length;
-          values.push(
-            uuidv7(),
-            directory.id,
-            `raw${i}@${DOMAIN}`,
-            JSON.stringify([{ value: `raw${i}@${DOMAIN}` }]),
-            new Date(),
-          );
-          rows.push(`($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5})`);
-        }
-        await client.query(`insert into raw_users values ${rows.join(',')}`, values);
-        await client.query(
-          `insert into raw_accounts select gen_random_uuid(), user_name from raw_users order by id desc limit ${rows.length}`,
-        );
-      }
-      await client.query('commit');
-    } finally {
-      await client.end();
-    }
-    const baselineSeconds = Number(process.hrtime.bigint() - baselineStart) / 1e9;
-
-    const figure = USERS / userSeconds;
-    const baseline = USERS / baselineSeconds;
-    const result = {
+    const rawTransactions = await rawTransactionsPerSecond(database.url, directory.id);
+    const rawBatched = await rawBatchedRowsPerSecond(database.url, directory.id);
+    return {
       users: USERS,
       groups: GROUPS,
       clients: CLIENTS,
-      figure: {
-        name: 'users/s provisioned through SCIM (HTTP, JSON, account, membership, audit)',
-        value: Math.round(figure),
-      },
-      baseline: { name: 'users/s raw batched INSERTs of the same rows', value: Math.round(baseline) },
-      ratio: Number((figure / baseline).toFixed(4)),
-      groupsAndMembersSeconds: Number((totalSeconds - userSeconds).toFixed(2)),
       serverPeakRssGrowthMB: Number(((peakRss - rssBefore) / MB).toFixed(1)),
-      target: 'none set here: the performance issue sets it',
+      figures: [
+        report({
+          metric: `SCIM user POSTs (HTTP, JSON, account, membership, audit; ${CLIENTS} clients)`,
+          value: USERS / userSeconds,
+          unit: 'users/s',
+          baseline: rawTransactions,
+          baselineUnit: 'tx/s',
+          baselineName: `raw BEGIN; INSERT one row; COMMIT on ${CLIENTS} pg connections`,
+          target: { of: 'ratio', op: '>=', value: 0.1 },
+        }),
+        report({
+          metric: `SCIM group POSTs, ${GROUPS} groups of ${perGroup} members`,
+          value: (GROUPS * perGroup) / groupSeconds,
+          unit: 'memberships/s',
+          baseline: rawBatched,
+          baselineUnit: 'rows/s',
+          baselineName: 'raw multi-row INSERTs, 1,000 rows per statement',
+          target: { of: 'ratio', op: '>=', value: 0.25 },
+        }),
+      ],
     };
-    console.log(`figure   ${result.figure.value} users/s through SCIM (${CLIENTS} clients)`);
-    console.log(`baseline ${result.baseline.value} users/s raw batched inserts`);
-    console.log(
-      `ratio    ${result.ratio}; groups with ${USERS} memberships in ${result.groupsAndMembersSeconds}s; peak RSS +${result.serverPeakRssGrowthMB} MB`,
-    );
-    return result;
   } finally {
     await app.close();
-    await dropDatabase(serverUrl, DATABASE).catch(() => {});
-    await embedded?.stop();
+    await database.close();
   }
 }

@@ -1,0 +1,142 @@
+// Background domain verification at scale: 10,000 pending claims (seeded directly, over 100 parents)
+// checked against the DNS simulator by services.domains.checkDue, called in a loop as the job does until
+// nothing is due. Half the records are published (those claims verify), half are not (they stay pending).
+// The baseline, in the same run: node's Resolver asking the simulator for the same names, one query at
+// a time as checkDue checks one domain after another.
+import { createHash } from 'node:crypto';
+import { promises as dns } from 'node:dns';
+import pg from 'pg';
+import { startDnsSimulator } from '../simulators/dns/index.js';
+import { report } from './report.js';
+import type { BenchResult } from './run.js';
+import { benchApp, benchDatabase, scaled, secondsSince, v7 } from './support.js';
+
+const DOMAINS = scaled(10_000);
+const PARENTS = 100;
+/** checkDue checks the domains it claims one after another. */
+const CONCURRENCY = 1;
+/** Checks are counted for at most this long; the rate is of the checks done by then. */
+const SECONDS = 40;
+const BASELINE_SECONDS = 5;
+const DNS_TIMEOUT_MS = 2_000;
+
+// Under a real public suffix: a claim's name must have a registrable domain.
+const nameOf = (g: number) => `bench-dns-${g}.com`;
+const tokenOf = (g: number) => createHash('md5').update(`token${g}`).digest('hex');
+const published = (g: number) => g % 2 === 0;
+
+async function seed(databaseUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const firstMs = Date.now() - DOMAINS - PARENTS;
+    await client.query('begin');
+    await client.query(
+      `insert into parent_organizations (id, name, created_at, updated_at)
+       select ${v7('p')}, 'Bench parent ' || g, now(), now() from generate_series(1, $2::int) g`,
+      [firstMs, PARENTS],
+    );
+    // Same md5 as tokenOf: the token is the TXT value's only variable part.
+    await client.query(
+      `insert into domains (id, parent_id, name, status, verification_token, created_at, claim_started_at,
+                            status_changed_at, next_check_at)
+       select ${v7('d')}, (select id from parent_organizations order by id offset g % $3 limit 1),
+              'bench-dns-' || g || '.com', 'PENDING', md5('token' || g), now(), now(), now(), now()
+         from generate_series(1, $2::int) g`,
+      [firstMs + PARENTS, DOMAINS, PARENTS],
+    );
+    await client.query('commit');
+    await client.query('analyze parent_organizations, domains');
+  } finally {
+    await client.end();
+  }
+}
+
+export default async function domainChecks(): Promise<BenchResult> {
+  const database = await benchDatabase('bench_domain_checks');
+  const simulator = await startDnsSimulator();
+  const app = await benchApp(database.url, {
+    DNS_SERVERS: simulator.server,
+    DNS_TIMEOUT_MS: String(DNS_TIMEOUT_MS),
+  });
+  try {
+    // The job would call checkDue too, concurrently with this loop, at the top of each minute.
+    await app.jobs.stop();
+    const seedStart = performance.now();
+    await seed(database.url);
+    const names: string[] = [];
+    for (let g = 1; g <= DOMAINS; g++) {
+      const { recordName, recordValue } = app.services.domains.instructions({
+        name: nameOf(g),
+        verificationToken: tokenOf(g),
+      });
+      names.push(recordName);
+      if (published(g)) simulator.setTxt(recordName, [recordValue]);
+    }
+    console.log(
+      `seeded ${DOMAINS.toLocaleString('en')} pending domains in ${secondsSince(seedStart).toFixed(1)} s`,
+    );
+
+    const checkedSoFar = async () => {
+      const [row] = await app.orm.em
+        .fork()
+        .getConnection()
+        .execute<Array<{ n: number }>>(
+          'select count(*)::int as n from domains where last_checked_at is not null',
+        );
+      return row!.n;
+    };
+    const start = performance.now();
+    for (;;) {
+      const next = await app.services.domains.checkDue(app.orm.em.fork());
+      if (!next || next.getTime() > Date.now() || secondsSince(start) > SECONDS) break;
+      if ((await checkedSoFar()) >= DOMAINS) break;
+    }
+    const seconds = secondsSince(start);
+    const checked = await checkedSoFar();
+    const outcomes = await app.orm.em
+      .fork()
+      .getConnection()
+      .execute<Array<{ status: string; n: number }>>(
+        'select status, count(*)::int as n from domains group by status',
+      );
+
+    const resolver = new dns.Resolver({ timeout: DNS_TIMEOUT_MS, tries: 2 });
+    resolver.setServers([simulator.server]);
+    let queries = 0;
+    const baselineStart = performance.now();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (secondsSince(baselineStart) < BASELINE_SECONDS) {
+          await resolver.resolveTxt(names[queries++ % names.length]!).catch(() => undefined);
+        }
+      }),
+    );
+    const queriesPerSecond = queries / secondsSince(baselineStart);
+
+    return {
+      domains: DOMAINS,
+      parents: PARENTS,
+      checked,
+      seconds: Number(seconds.toFixed(1)),
+      statuses: Object.fromEntries(outcomes.map((row) => [row.status, row.n])),
+      figures: [
+        report({
+          metric:
+            `checkDue on ${DOMAINS.toLocaleString('en')} pending domains, half published` +
+            (checked < DOMAINS ? ` (${checked} checked in ${SECONDS} s)` : ''),
+          value: checked / seconds,
+          unit: 'domains/s',
+          baseline: queriesPerSecond,
+          baselineUnit: 'queries/s',
+          baselineName: `node:dns Resolver TXT queries to the simulator, ${CONCURRENCY} at a time`,
+          target: { of: 'ratio', op: '>=', value: 0.5 },
+        }),
+      ],
+    };
+  } finally {
+    await app.close();
+    await simulator.close();
+    await database.close();
+  }
+}

@@ -1,0 +1,320 @@
+// Live updates at scale: 1,000 graphql-ws subscribers on one parent's domainStatusChanged, against a raw
+// `ws` broadcast of the same JSON to 1,000 raw clients in the same run. Two figures each time: the
+// fan-out of one event (time until every subscriber has it) and a burst of events (messages delivered per
+// second). Measured in one process, then across two app instances sharing Redis (published on A,
+// subscribed on B) when Redis answers. Subscribers and server share this process, as the raw ones do.
+import { Redis } from 'ioredis';
+import { type Client, createClient } from 'graphql-ws';
+import WebSocket, { WebSocketServer } from 'ws';
+import type { App } from '../src/app.js';
+import type { DomainStatusChangedEvent } from '../src/lib/events.js';
+import { uuidv7 } from '../src/lib/ids.js';
+import { OrganizationKind } from '../src/modules/organizations/roles.js';
+import { type Figure, report, skipped } from './report.js';
+import type { BenchResult } from './run.js';
+import { benchApp, benchDatabase, median, pool, scaled, signedInUser } from './support.js';
+
+const SUBSCRIBERS = scaled(1_000);
+const BURST = 100;
+const FAN_OUTS = 3;
+/** A burst's deliveries are counted for at most this long: our side may take minutes to deliver them all. */
+const BURST_SECONDS = 5;
+const CONNECTING = 50;
+const TIMEOUT_MS = 120_000;
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const SUBSCRIPTION = `subscription ($parentId: ID!) {
+  domainStatusChanged(parentId: $parentId) { parentOrganizationId domainId name status lastCheckOutcome occurredAt }
+}`;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Counts deliveries to all subscribers, and which subscribers have had at least one. */
+class Deliveries {
+  total = 0;
+  private readonly reached = new Set<number>();
+  private waiter?: { total: number; resolve: () => void; reject: (error: Error) => void };
+
+  constructor(private readonly subscribers: number) {}
+
+  received(subscriber: number): void {
+    this.total++;
+    this.reached.add(subscriber);
+    if (this.waiter && this.total >= this.waiter.total) this.waiter.resolve();
+  }
+
+  failed(error: unknown): void {
+    this.waiter?.reject(error instanceof Error ? error : new Error(JSON.stringify(error)));
+  }
+
+  get allReached(): boolean {
+    return this.reached.size === this.subscribers;
+  }
+
+  /** Whether `total` deliveries have been counted since the start within `timeoutMs`. */
+  until(total: number, timeoutMs = TIMEOUT_MS): Promise<boolean> {
+    if (this.total >= total) return Promise.resolve(true);
+    return new Promise((resolve, reject) => {
+      const done = (reached: boolean, error?: Error) => {
+        clearTimeout(timer);
+        this.waiter = undefined;
+        if (error) reject(error);
+        else resolve(reached);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.waiter = { total, resolve: () => done(true), reject: (error) => done(false, error) };
+    });
+  }
+}
+
+interface Audience {
+  deliveries: Deliveries;
+  /** Sends one event, told apart from the others by `id`, to every subscriber. */
+  publish(id: string): void;
+  close(): Promise<void>;
+}
+
+interface FanOut {
+  fanOutMs: number;
+  burstMessagesPerSecond: number;
+  /** Whether the whole burst arrived within BURST_SECONDS (else the rate is of what had arrived). */
+  burstComplete: boolean;
+}
+
+/** Waits until no delivery has arrived for half a second. */
+async function quiet(deliveries: Deliveries): Promise<void> {
+  for (let seen = -1; seen !== deliveries.total;) {
+    seen = deliveries.total;
+    await sleep(500);
+  }
+}
+
+/**
+ * Subscribing is asynchronous (each subscription checks access first): events until every subscriber has
+ * had one, each drained before the next so that none is counted as a measured one.
+ */
+async function warmUp(audience: Audience): Promise<void> {
+  const deadline = performance.now() + TIMEOUT_MS;
+  while (!audience.deliveries.allReached) {
+    if (performance.now() > deadline) throw new Error('Not every subscriber received the warm-up events.');
+    audience.publish(uuidv7());
+    await sleep(100);
+    await quiet(audience.deliveries);
+  }
+}
+
+async function measure(audience: Audience): Promise<FanOut> {
+  await warmUp(audience);
+  const { deliveries } = audience;
+  const fanOuts: number[] = [];
+  for (let i = 0; i < FAN_OUTS; i++) {
+    const target = deliveries.total + SUBSCRIBERS;
+    const start = performance.now();
+    audience.publish(uuidv7());
+    if (!(await deliveries.until(target)))
+      throw new Error(`One event did not reach everyone in ${TIMEOUT_MS} ms.`);
+    fanOuts.push(performance.now() - start);
+  }
+  const before = deliveries.total;
+  const start = performance.now();
+  for (let i = 0; i < BURST; i++) audience.publish(uuidv7());
+  const burstComplete = await deliveries.until(before + BURST * SUBSCRIBERS, BURST_SECONDS * 1000);
+  const seconds = (performance.now() - start) / 1000;
+  return {
+    fanOutMs: median(fanOuts),
+    burstMessagesPerSecond: (deliveries.total - before) / seconds,
+    burstComplete,
+  };
+}
+
+function domainEvent(parentId: string, id: string): DomainStatusChangedEvent {
+  return {
+    parentOrganizationId: parentId,
+    domainId: id,
+    name: 'bench-live.example',
+    status: 'VERIFIED',
+    lastCheckOutcome: 'FOUND',
+    occurredAt: new Date(),
+  };
+}
+
+/** The baseline: a bare WebSocketServer sending the frame graphql-ws would send, to bare clients. */
+async function rawAudience(parentId: string): Promise<Audience> {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as { port: number };
+  const deliveries = new Deliveries(SUBSCRIBERS);
+  const clients: WebSocket[] = [];
+  await pool(
+    Array.from({ length: SUBSCRIBERS }, (_, i) => i),
+    CONNECTING,
+    async (i) => {
+      const socket = new WebSocket(`ws://127.0.0.1:${port}`);
+      socket.on('message', (data: Buffer) => {
+        JSON.parse(data.toString());
+        deliveries.received(i);
+      });
+      socket.on('error', (error) => deliveries.failed(error));
+      clients.push(socket);
+      await new Promise((resolve) => socket.once('open', resolve));
+    },
+  );
+  return {
+    deliveries,
+    publish(id) {
+      const frame = JSON.stringify({
+        id: '1',
+        type: 'next',
+        payload: { data: { domainStatusChanged: domainEvent(parentId, id) } },
+      });
+      for (const socket of server.clients) socket.send(frame);
+    },
+    async close() {
+      for (const socket of clients) socket.terminate();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** graphql-ws subscribers on `subscribeTo`; events published through `publishOn`'s event bus. */
+async function appAudience(
+  subscribeTo: string,
+  publishOn: App,
+  token: string,
+  parentId: string,
+): Promise<Audience> {
+  const deliveries = new Deliveries(SUBSCRIBERS);
+  const clients: Client[] = [];
+  await pool(
+    Array.from({ length: SUBSCRIBERS }, (_, i) => i),
+    CONNECTING,
+    async (i) => {
+      await new Promise<void>((resolve, reject) => {
+        const client = createClient({
+          url: `${subscribeTo.replace('http', 'ws')}/graphql`,
+          webSocketImpl: WebSocket,
+          connectionParams: { authorization: `Bearer ${token}` },
+          retryAttempts: 0,
+          on: { connected: () => resolve(), closed: (event) => reject(event) },
+        });
+        clients.push(client);
+        client.subscribe(
+          { query: SUBSCRIPTION, variables: { parentId } },
+          {
+            next: (result) => (result.errors ? deliveries.failed(result.errors) : deliveries.received(i)),
+            error: (error) => deliveries.failed(error),
+            complete: () => {},
+          },
+        );
+      });
+    },
+  );
+  return {
+    deliveries,
+    publish(id) {
+      publishOn.services.events.publish('DOMAIN_STATUS_CHANGED', parentId, domainEvent(parentId, id));
+    },
+    async close() {
+      await Promise.all(clients.map((client) => client.dispose()));
+    },
+  };
+}
+
+async function measured(audience: Audience): Promise<FanOut> {
+  try {
+    return await measure(audience);
+  } finally {
+    await audience.close();
+  }
+}
+
+function figures(where: string, figure: FanOut, raw: FanOut): Figure[] {
+  const rawName = `raw ws broadcast of the same JSON to ${SUBSCRIBERS} raw clients`;
+  return [
+    report({
+      metric: `domainStatusChanged fan-out to ${SUBSCRIBERS} graphql-ws subscribers, ${where} (median of ${FAN_OUTS})`,
+      value: figure.fanOutMs,
+      unit: 'ms',
+      baseline: raw.fanOutMs,
+      baselineName: rawName,
+      target: { of: 'ratio', op: '<=', value: 2 },
+    }),
+    report({
+      metric:
+        `domainStatusChanged burst of ${BURST} events to ${SUBSCRIBERS} subscribers, ${where}` +
+        (figure.burstComplete ? '' : ` (${BURST_SECONDS} s counted, burst not all delivered)`),
+      value: figure.burstMessagesPerSecond,
+      unit: 'messages/s',
+      baseline: raw.burstMessagesPerSecond,
+      baselineName: rawName,
+      target: { of: 'ratio', op: '>=', value: 0.25 },
+    }),
+  ];
+}
+
+/** Why Redis cannot be used, or null when it answers. */
+async function redisUnavailable(): Promise<string | null> {
+  const redis = new Redis(REDIS_URL, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    await redis.ping();
+    return null;
+  } catch (error) {
+    return `Redis at ${REDIS_URL} is not reachable: ${(error as Error).message}`;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export default async function subscriptions(): Promise<BenchResult> {
+  const database = await benchDatabase('bench_subscriptions');
+  try {
+    const app = await benchApp(database.url);
+    let inProcess: FanOut;
+    let token: string;
+    let parentId: string;
+    try {
+      const url = await app.listen();
+      const admin = await signedInUser(app, 'admin@bench-live.example');
+      token = admin.token;
+      const organization = await app.services.organizations.create(
+        { em: app.orm.em.fork(), viewer: admin.viewer, requestId: 'bench' },
+        { name: 'Bench Live', kind: OrganizationKind.ENTERPRISE },
+      );
+      parentId = organization.parent!.id;
+      inProcess = await measured(await appAudience(url, app, token, parentId));
+    } finally {
+      await app.close();
+    }
+    const raw = await measured(await rawAudience(parentId));
+    const result: BenchResult = { subscribers: SUBSCRIBERS, burst: BURST, raw, inProcess, figures: [] };
+    result.figures.push(...figures('in process', inProcess, raw));
+
+    const unavailable = await redisUnavailable();
+    if (unavailable) {
+      result.figures.push(skipped('domainStatusChanged across two instances through Redis', unavailable));
+      return result;
+    }
+    const publisher = await benchApp(database.url, { REDIS_URL });
+    const subscriber = await benchApp(database.url, { REDIS_URL }).catch(async (error: unknown) => {
+      await publisher.close();
+      throw error;
+    });
+    try {
+      const url = await subscriber.listen();
+      const throughRedis = await measured(await appAudience(url, publisher, token, parentId));
+      result.throughRedis = throughRedis;
+      result.figures.push(...figures('published on A, subscribed on B through Redis', throughRedis, raw));
+    } finally {
+      await subscriber.close();
+      await publisher.close();
+    }
+    return result;
+  } finally {
+    await database.close();
+  }
+}
