@@ -1,6 +1,7 @@
 // The event bus for live updates (GraphQL subscriptions): in-process, or through Redis between instances
 // (redis-events.ts). Services publish after their transaction commits, so subscribers never see a change
 // that was rolled back.
+import { setMaxListeners } from 'node:events';
 import { createPubSub } from '@graphql-yoga/subscription';
 import type { MergeProposalStatus } from '../modules/merges/merge-proposal.entity.js';
 import type { MemberRole } from '../modules/organizations/roles.js';
@@ -59,5 +60,8 @@ export type EventTopics = {
 export type EventBus = ReturnType<typeof createEventBus>;
 
 export function createEventBus(eventTarget?: EventTarget) {
-  return createPubSub<EventTopics>(eventTarget ? { eventTarget } : undefined);
+  const target = eventTarget ?? new EventTarget();
+  // Each subscriber of a topic is one listener: a thousand on one parent's domains is use, not a leak.
+  if (!eventTarget) setMaxListeners(0, target);
+  return createPubSub<EventTopics>({ eventTarget: target });
 }

@@ -94,6 +94,7 @@ export class DomainResolver {
     }: SubscribeResolverData<DomainStatusChangedEvent, { parentId: string }, Context>) =>
       guardedStream(
         context.scope,
+        `parentAdmin:${args.parentId}`,
         (scope) => context.services.access.requireParentAdmin(scope, args.parentId),
         () => context.services.events.subscribe('DOMAIN_STATUS_CHANGED', args.parentId),
       ),

@@ -108,6 +108,7 @@ export class MemberResolver {
     }: SubscribeResolverData<MembershipChangedEvent, { organizationId: string }, Context>) =>
       guardedStream(
         context.scope,
+        `organizationAdmin:${args.organizationId}`,
         (scope) => context.services.access.requireAdmin(scope, args.organizationId),
         () => context.services.events.subscribe('MEMBERSHIP_CHANGED', args.organizationId),
       ),

@@ -96,6 +96,7 @@ export class MergeResolver {
     }: SubscribeResolverData<MergeProposalUpdatedEvent, { id: string }, Context>) =>
       guardedStream(
         context.scope,
+        `mergeProposal:${args.id}`,
         (scope) => context.services.merges.get(scope, args.id),
         () => context.services.events.subscribe('MERGE_PROPOSAL_UPDATED', args.id),
       ),

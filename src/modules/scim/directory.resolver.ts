@@ -125,6 +125,7 @@ export class DirectoryResolver {
     }: SubscribeResolverData<DirectoryStatusChangedEvent, { parentId: string }, Context>) =>
       guardedStream(
         context.scope,
+        `parentAdmin:${args.parentId}`,
         (scope) => context.services.access.requireParentAdmin(scope, args.parentId),
         () => context.services.events.subscribe('DIRECTORY_STATUS_CHANGED', args.parentId),
       ),
