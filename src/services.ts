@@ -80,7 +80,17 @@ export function createServices(deps: {
   const staff = new StaffService(clock, audit);
   const domainMemberships = new DomainMembershipService(access);
   const resolver = dnsTxtResolver(config.dnsServers, { timeoutMs: config.dnsTimeoutMs });
-  const domains = new DomainService(config, clock, outbox, audit, access, events, resolver, deps.rateLimits);
+  const domains = new DomainService(
+    config,
+    clock,
+    outbox,
+    audit,
+    access,
+    events,
+    resolver,
+    deps.rateLimits,
+    deps.logger,
+  );
   const ssoConnections = new SsoConnectionService(
     config,
     clock,

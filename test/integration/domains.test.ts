@@ -1,6 +1,6 @@
 // Domain capture rules: what may be claimed, what counts as proof, conflicts between parents, DNS
 // faults, and the clock-driven rules (7-day claims, 3 absences over 72 hours), driven by a manual clock.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../src/lib/clock.js';
 import { StaffRole } from '../../src/modules/sessions/user.entity.js';
 import {
@@ -262,6 +262,40 @@ describe('domain capture', () => {
       expect((await status(loser.id, loserToken)).status).toBe('PENDING');
       expect((await refresh(loser.id, loserToken)).domain?.status).toBe('VERIFIED');
     });
+
+    it('blocks in the background the other parents’ claims on the name, its ancestors and subdomains, and only those', async () => {
+      const holder = await parent();
+      const other = await parent();
+      const held = (await add(holder.parentId, 'eu.fence-corp.com', holder.owner.token)).domain!;
+      const claims = new Map<string, string>();
+      for (const name of [
+        'fence-corp.com',
+        'eu.fence-corp.com',
+        'x.eu.fence-corp.com',
+        'us.fence-corp.com',
+        'xeu.fence-corp.com',
+      ])
+        claims.set(name, (await add(other.parentId, name, other.owner.token)).domain!.id);
+      const statuses = async () => {
+        const entries = [...claims].map(async ([name, id]) => [
+          name,
+          (await status(id, other.owner.token)).status,
+        ]);
+        return Object.fromEntries(await Promise.all(entries));
+      };
+      publish(held);
+      await runChecks();
+      expect((await status(held.id, holder.owner.token)).status).toBe('VERIFIED');
+      expect(await statuses()).toEqual({
+        'fence-corp.com': 'BLOCKED',
+        'eu.fence-corp.com': 'BLOCKED',
+        'x.eu.fence-corp.com': 'BLOCKED',
+        'us.fence-corp.com': 'PENDING',
+        'xeu.fence-corp.com': 'PENDING',
+      });
+      await stack.gqlOk(DomainRemoveDocument, { id: held.id }, holder.owner.token);
+      expect(Object.values(await statuses())).toEqual(Array(claims.size).fill('PENDING'));
+    });
   });
 
   describe('clock-driven rules', () => {
@@ -352,6 +386,36 @@ describe('domain capture', () => {
         expect(stack.dns.queries({ name: `_anthropic-challenge.${name}` })).toHaveLength(1);
     } finally {
       await second.close();
+    }
+  });
+
+  it('logs a check that fails, with the domain, and still checks the rest of its batch', async () => {
+    const { owner, parentId } = await parent();
+    const steady = (await add(parentId, 'steady-corp.com', owner.token)).domain!;
+    publish(steady);
+    // Claimed before the Public Suffix List listed github.io: its verification cannot take the lock.
+    const stale = { name: 'stale-corp.github.io', verificationToken: 'stale-token' };
+    const now = clock.now();
+    const connection = stack.app.orm.em.fork().getConnection();
+    const [row] = await connection.execute<Array<{ id: string }>>(
+      `insert into domains (id, parent_id, name, status, verification_token, created_at, claim_started_at,
+                            status_changed_at, next_check_at)
+       values (gen_random_uuid(), ?, ?, 'PENDING', ?, ?, ?, ?, ?) returning id`,
+      [parentId, stale.name, stale.verificationToken, now, now, now, now],
+    );
+    const { recordName, recordValue } = stack.app.services.domains.instructions(stale);
+    stack.dns.setTxt(recordName, [recordValue]);
+    const warn = vi.spyOn(stack.app.services.logger, 'warn');
+    try {
+      await runChecks();
+      expect(warn).toHaveBeenCalledWith(
+        expect.objectContaining({ domainId: row!.id, err: expect.any(Error) }),
+        expect.stringContaining('domain check failed'),
+      );
+      expect((await status(steady.id, owner.token)).status).toBe('VERIFIED');
+    } finally {
+      warn.mockRestore();
+      await connection.execute('delete from domains where id = ?', [row!.id]);
     }
   });
 

@@ -90,7 +90,8 @@ export function parseClaimableDomain(raw: string): ClaimableDomain {
   return { name, registrable: parsed.domain };
 }
 
-/** Whether `name` is `domain` or one of its subdomains. */
-export function isWithin(name: string, domain: string): boolean {
-  return name === domain || name.endsWith(`.${domain}`);
+/** `name` and every domain above it: a.example.com, example.com, com. */
+export function nameAndAncestors(name: string): string[] {
+  const labels = name.split('.');
+  return labels.map((_, i) => labels.slice(i).join('.'));
 }

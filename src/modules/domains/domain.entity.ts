@@ -35,6 +35,11 @@ export enum DnsCheckOutcome {
   name: 'domains_one_verified',
   expression: `create unique index "domains_one_verified" on "domains" ("name") where "status" = 'VERIFIED'`,
 })
+// Conflicting claims (the name, its ancestors, its subdomains) are found by prefix on the reversed name.
+@Index({
+  name: 'domains_status_reverse_name_index',
+  expression: `create index "domains_status_reverse_name_index" on "domains" ("status", reverse("name") text_pattern_ops)`,
+})
 export class Domain {
   [OptionalProps]?:
     | 'status'

@@ -2,7 +2,7 @@
 // port and apply the outcome in a transaction that first takes an advisory lock on the registrable domain,
 // so every verification on or under one registrable domain is decided one at a time: of two parents
 // verifying the same name at once, exactly one wins. A DNS failure is never taken for an absent record.
-import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
+import { LockMode, raw, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../../config/config.js';
 import { addSeconds, type Clock } from '../../lib/clock.js';
@@ -10,6 +10,7 @@ import { AccessError, DomainError, notFound } from '../../lib/errors.js';
 import type { RateLimits } from '../../lib/rate-limits.js';
 import type { EventBus } from '../../lib/events.js';
 import { isUuid } from '../../lib/ids.js';
+import type { Logger } from '../../lib/logger.js';
 import { paginate, type PageRequest } from '../../lib/page.js';
 import type { Scope } from '../../lib/scope.js';
 import { constantTimeEqual, randomToken } from '../../lib/secrets.js';
@@ -23,7 +24,7 @@ import { IDENTITY_ADMIN_ROLES, OrganizationKind } from '../organizations/roles.j
 import type { TxtLookup, TxtResolver } from './dns-resolver.js';
 import { DnsCheckOutcome, Domain, DomainStatus } from './domain.entity.js';
 import { DomainErrorCode } from './domain.errors.js';
-import { isWithin, parseClaimableDomain } from './domain-name.js';
+import { nameAndAncestors, parseClaimableDomain } from './domain-name.js';
 
 const DAY = 24 * 3600;
 /** A pending claim lives 7 days; then it needs a new token. */
@@ -39,11 +40,16 @@ const ABSENCE_SPAN_SECONDS = 72 * 3600;
 const MAX_PENDING_PER_PARENT = 50;
 /** How long a background check owns the domains it claimed before another instance may take them. */
 const CHECK_LEASE_SECONDS = 60;
+/** A background batch makes this many DNS queries (and status changes) at once. */
+const CHECK_CONCURRENCY = 8;
 
 export interface TxtInstructions {
   recordName: string;
   recordValue: string;
 }
+
+/** The change of status a lookup calls for, made under the registrable domain's lock. */
+type Transition = 'verify' | 'unverify';
 
 interface CheckResult {
   domain: Domain;
@@ -62,6 +68,7 @@ export class DomainService {
     private readonly events: EventBus,
     private readonly resolver: TxtResolver,
     private readonly rateLimits: RateLimits,
+    private readonly logger: Logger,
   ) {}
 
   /** The TXT record to publish: on the claimed name itself, so a subdomain's record sits on the subdomain. */
@@ -198,22 +205,34 @@ export class DomainService {
    * Background work: checks due pending and verified domains (claimed with SKIP LOCKED and a lease, so
    * two instances never check one domain at once) and fails pending claims past their window. Returns
    * the earliest next check, to schedule the next run.
+   *
+   * The DNS queries of a batch run concurrently. Lookups that change no status are written in one
+   * statement without the registrable domain's lock, which orders changes of status only; the others, and
+   * any domain changed since its lease, take the one-at-a-time path of a refresh.
    */
   async checkDue(em: EntityManager, limit = 50): Promise<Date | null> {
+    const leasedAt = this.clock.now();
+    const leasedUntil = addSeconds(leasedAt, CHECK_LEASE_SECONDS);
+    const leased = await this.lease(em, leasedAt, leasedUntil, limit);
+    const lookups = new Map<Domain, TxtLookup | null>();
+    await forEachConcurrently(leased, CHECK_CONCURRENCY, (domain) =>
+      this.attempt(domain, async () => lookups.set(domain, await this.lookUp(domain))),
+    );
     const now = this.clock.now();
-    const claimed = await em.transactional(async (tx) => {
-      const due = await tx.find(
-        Domain,
-        { status: { $in: [DomainStatus.PENDING, DomainStatus.VERIFIED] }, nextCheckAt: { $lte: now } },
-        { lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE, limit, orderBy: { nextCheckAt: 'asc' } },
-      );
-      for (const domain of due) domain.nextCheckAt = addSeconds(now, CHECK_LEASE_SECONDS);
-      return due;
-    });
-    const scope: Scope = { em, viewer: null, requestId: 'job:domains.check' };
-    for (const domain of claimed) {
-      await this.check({ ...scope, em: em.fork() }, domain, { interactive: false }).catch(() => undefined);
+    const unchanging: Domain[] = [];
+    for (const [domain, lookup] of lookups) {
+      if (lookup && !this.expired(domain) && !this.recordLookup(domain, lookup, now)) unchanging.push(domain);
     }
+    const written = await this.writeLookups(em, unchanging, leasedUntil);
+    const scope: Scope = { em, viewer: null, requestId: 'job:domains.check' };
+    await forEachConcurrently(
+      [...lookups].filter(([domain]) => !written.has(domain.id)),
+      CHECK_CONCURRENCY,
+      ([domain, lookup]) =>
+        this.attempt(domain, () =>
+          this.apply({ ...scope, em: em.fork() }, domain, lookup, { interactive: false }),
+        ),
+    );
     const next = await em
       .fork()
       .findOne(
@@ -224,13 +243,81 @@ export class DomainService {
     return next?.nextCheckAt ?? null;
   }
 
+  /** Takes up to `limit` domains due at `now` until `leasedUntil`, skipping those another run is taking. */
+  private async lease(em: EntityManager, now: Date, leasedUntil: Date, limit: number): Promise<Domain[]> {
+    const rows = await em.execute(
+      `update domains set next_check_at = ?
+        where id in (select id from domains
+                      where status in (?) and next_check_at <= ?
+                      order by next_check_at limit ? for update skip locked)
+        returning *`,
+      [leasedUntil, [DomainStatus.PENDING, DomainStatus.VERIFIED], now, limit],
+    );
+    return rows.map((row) => em.map(Domain, row));
+  }
+
   /**
-   * One check: the DNS lookup outside any transaction, then the outcome applied under the registrable
-   * domain's lock to the row as it is then (a restart or removal in between wins).
+   * Writes the lookups recorded on `domains` in one statement, to the rows still as leased: a row whose
+   * lease another run or a refresh has replaced keeps its state. Returns the ids written.
    */
+  private async writeLookups(em: EntityManager, domains: Domain[], leasedUntil: Date): Promise<Set<string>> {
+    if (domains.length === 0) return new Set();
+    const values = domains.map((domain) => ({
+      id: domain.id,
+      status: domain.status,
+      verification_token: domain.verificationToken,
+      last_checked_at: domain.lastCheckedAt,
+      last_check_outcome: domain.lastCheckOutcome,
+      last_check_detail: domain.lastCheckDetail,
+      next_check_at: domain.nextCheckAt,
+      absent_checks: domain.absentChecks,
+      absent_since: domain.absentSince ?? null,
+    }));
+    const rows = await em.execute<Array<{ id: string }>>(
+      `update domains d
+          set last_checked_at = v.last_checked_at, last_check_outcome = v.last_check_outcome,
+              last_check_detail = v.last_check_detail, next_check_at = v.next_check_at,
+              absent_checks = v.absent_checks, absent_since = v.absent_since
+         from jsonb_to_recordset(?::jsonb) as v(id uuid, status text, verification_token text,
+              last_checked_at timestamptz, last_check_outcome text, last_check_detail text,
+              next_check_at timestamptz, absent_checks int, absent_since timestamptz)
+        where d.id = v.id and d.status = v.status and d.verification_token = v.verification_token
+          and d.next_check_at = ?
+        returning d.id`,
+      [JSON.stringify(values), leasedUntil],
+    );
+    return new Set(rows.map((row) => row.id));
+  }
+
+  /** One domain's failure is logged and leaves the rest of the batch alone; its lease ends in a minute. */
+  private async attempt(domain: Domain, run: () => Promise<unknown>): Promise<void> {
+    try {
+      await run();
+    } catch (error) {
+      this.logger.warn({ err: error, domainId: domain.id }, 'domain check failed; retried after its lease');
+    }
+  }
+
   private async check(scope: Scope, seen: Domain, options: { interactive: boolean }): Promise<CheckResult> {
-    const expired = seen.status === DomainStatus.PENDING && this.windowEnded(seen);
-    const lookup = expired ? null : await this.resolver.resolveTxt(this.instructions(seen).recordName);
+    return this.apply(scope, seen, await this.lookUp(seen), options);
+  }
+
+  /** The claim's TXT record; none for a claim past its window, which fails without asking DNS. */
+  private async lookUp(seen: Domain): Promise<TxtLookup | null> {
+    if (this.expired(seen)) return null;
+    return this.resolver.resolveTxt(this.instructions(seen).recordName);
+  }
+
+  /**
+   * A lookup made outside any transaction, applied under the registrable domain's lock to the row as it
+   * is then (a restart or removal in between wins).
+   */
+  private async apply(
+    scope: Scope,
+    seen: Domain,
+    lookup: TxtLookup | null,
+    options: { interactive: boolean },
+  ): Promise<CheckResult> {
     const result = await scope.em.transactional(async (em) => {
       await em.execute('select pg_advisory_xact_lock(hashtext(?))', [
         `domain:${parseClaimableDomain(seen.name).registrable}`,
@@ -241,7 +328,7 @@ export class DomainService {
       });
       if (!domain || domain.verificationToken !== seen.verificationToken) return unchanged(domain ?? seen);
       const now = this.clock.now();
-      if (domain.status === DomainStatus.PENDING && this.windowEnded(domain)) {
+      if (this.expired(domain)) {
         this.setStatus(domain, DomainStatus.FAILED, now);
         domain.nextCheckAt = null;
         await this.recordChange(em, scope, domain, DomainStatus.PENDING, {
@@ -250,13 +337,9 @@ export class DomainService {
         return { domain, changed: true, others: [] };
       }
       if (!lookup) return unchanged(domain);
-      const outcome = this.outcomeOf(domain, lookup);
-      domain.lastCheckedAt = now;
-      domain.lastCheckOutcome = outcome;
-      domain.lastCheckDetail = lookup.kind === 'error' ? lookup.code.slice(0, 64) : null;
-      if (domain.status === DomainStatus.PENDING)
-        return this.applyToPending(em, scope, domain, outcome, options);
-      if (domain.status === DomainStatus.VERIFIED) return this.applyToVerified(em, scope, domain, outcome);
+      const transition = this.recordLookup(domain, lookup, now);
+      if (transition === 'verify') return this.verify(em, scope, domain, options);
+      if (transition === 'unverify') return this.unverify(em, scope, domain);
       return unchanged(domain);
     });
     if (result.changed) {
@@ -266,18 +349,42 @@ export class DomainService {
     return result;
   }
 
-  private async applyToPending(
+  /**
+   * Records a lookup on the claim and what follows from it short of a change of status: the outcome, the
+   * next check, a verified domain's run of absences. Returns the change of status it calls for, if any.
+   */
+  private recordLookup(domain: Domain, lookup: TxtLookup, now: Date): Transition | null {
+    const outcome = this.outcomeOf(domain, lookup);
+    domain.lastCheckedAt = now;
+    domain.lastCheckOutcome = outcome;
+    domain.lastCheckDetail = lookup.kind === 'error' ? lookup.code.slice(0, 64) : null;
+    if (domain.status === DomainStatus.PENDING) {
+      if (outcome === DnsCheckOutcome.FOUND) return 'verify';
+      domain.nextCheckAt = addSeconds(now, this.pendingInterval(domain));
+      return null;
+    }
+    if (domain.status !== DomainStatus.VERIFIED) return null;
+    domain.nextCheckAt = addSeconds(now, DAY);
+    if (outcome === DnsCheckOutcome.FOUND) {
+      domain.absentChecks = 0;
+      domain.absentSince = null;
+      return null;
+    }
+    if (outcome === DnsCheckOutcome.DNS_ERROR) return null;
+    domain.absentChecks += 1;
+    domain.absentSince ??= now;
+    const span = (now.getTime() - domain.absentSince.getTime()) / 1000;
+    return domain.absentChecks >= ABSENCES_TO_UNVERIFY && span >= ABSENCE_SPAN_SECONDS ? 'unverify' : null;
+  }
+
+  /** A pending claim's record was found: verified, unless another parent got there first. */
+  private async verify(
     em: EntityManager,
     scope: Scope,
     domain: Domain,
-    outcome: DnsCheckOutcome,
     options: { interactive: boolean },
   ): Promise<CheckResult> {
     const now = this.clock.now();
-    if (outcome !== DnsCheckOutcome.FOUND) {
-      domain.nextCheckAt = addSeconds(now, this.pendingInterval(domain));
-      return unchanged(domain);
-    }
     if (await this.conflictingVerified(em, domain.parent.id, domain.name)) {
       // Only a race reaches this: a refresh is told, the background marks the claim blocked.
       if (options.interactive) throw conflict(domain.name);
@@ -298,28 +405,13 @@ export class DomainService {
     return { domain, changed: true, others: await this.blockOthers(em, scope, domain) };
   }
 
-  private async applyToVerified(
-    em: EntityManager,
-    scope: Scope,
-    domain: Domain,
-    outcome: DnsCheckOutcome,
-  ): Promise<CheckResult> {
+  /** A verified domain's record has been absent long enough: it loses verification, and its admins are told. */
+  private async unverify(em: EntityManager, scope: Scope, domain: Domain): Promise<CheckResult> {
     const now = this.clock.now();
-    domain.nextCheckAt = addSeconds(now, DAY);
-    if (outcome === DnsCheckOutcome.FOUND) {
-      domain.absentChecks = 0;
-      domain.absentSince = null;
-      return unchanged(domain);
-    }
-    if (outcome === DnsCheckOutcome.DNS_ERROR) return unchanged(domain);
-    domain.absentChecks += 1;
-    domain.absentSince ??= now;
-    const span = (now.getTime() - domain.absentSince.getTime()) / 1000;
-    if (domain.absentChecks < ABSENCES_TO_UNVERIFY || span < ABSENCE_SPAN_SECONDS) return unchanged(domain);
     this.setStatus(domain, DomainStatus.UNVERIFIED, now);
     domain.nextCheckAt = null;
     await this.recordChange(em, scope, domain, DomainStatus.VERIFIED, {
-      reason: `record absent on ${domain.absentChecks} checks since ${domain.absentSince.toISOString()}`,
+      reason: `record absent on ${domain.absentChecks} checks since ${domain.absentSince!.toISOString()}`,
     });
     for (const email of await this.parentAdminEmails(em, domain.parent.id)) {
       this.outbox.enqueue(
@@ -343,31 +435,28 @@ export class DomainService {
 
   /** Whether another parent holds a verified claim on `name`, on an ancestor of it, or on a subdomain of it. */
   private async conflictingVerified(em: EntityManager, parentId: string, name: string): Promise<boolean> {
-    const rows = await em.execute<{ n: string }[]>(
-      `select count(*) as n from domains
-        where status = 'VERIFIED' and parent_id <> ?
-          and (name = ? or ? like '%.' || name or name like ?)`,
-      [parentId, name, name, `%.${name}`],
+    const overlap = overlapping(name);
+    const rows = await em.execute<Array<{ n: number }>>(
+      `select count(*)::int as n from domains where status = ? and parent_id <> ? and ${overlap.sql}`,
+      [DomainStatus.VERIFIED, parentId, ...overlap.params],
     );
-    return Number(rows[0]?.n ?? 0) > 0;
+    return (rows[0]?.n ?? 0) > 0;
   }
 
   /** After a verification: other parents' pending claims on the name, its ancestors or subdomains are blocked. */
   private async blockOthers(em: EntityManager, scope: Scope, verified: Domain): Promise<Domain[]> {
     const now = this.clock.now();
-    const pending = await em.find(Domain, {
+    const blocked = await em.find(Domain, {
       status: DomainStatus.PENDING,
       parent: { $ne: verified.parent.id },
+      [overlapping(verified.name).fragment()]: [],
     });
-    const blocked: Domain[] = [];
-    for (const other of pending) {
-      if (!isWithin(other.name, verified.name) && !isWithin(verified.name, other.name)) continue;
+    for (const other of blocked) {
       this.setStatus(other, DomainStatus.BLOCKED, now);
       other.nextCheckAt = null;
       await this.recordChange(em, scope, other, DomainStatus.PENDING, {
         reason: 'claimed by another parent',
       });
-      blocked.push(other);
     }
     return blocked;
   }
@@ -375,10 +464,12 @@ export class DomainService {
   /** When a verified claim ends, the claims it blocked may be pursued again, with a fresh window. */
   private async unblockOthers(em: EntityManager, scope: Scope, ended: Domain): Promise<Domain[]> {
     const now = this.clock.now();
-    const blocked = await em.find(Domain, { status: DomainStatus.BLOCKED });
+    const blocked = await em.find(Domain, {
+      status: DomainStatus.BLOCKED,
+      [overlapping(ended.name).fragment()]: [],
+    });
     const unblocked: Domain[] = [];
     for (const other of blocked) {
-      if (!isWithin(other.name, ended.name) && !isWithin(ended.name, other.name)) continue;
       if (await this.conflictingVerified(em, other.parent.id, other.name)) continue;
       this.setStatus(other, DomainStatus.PENDING, now);
       other.claimStartedAt = now;
@@ -414,8 +505,9 @@ export class DomainService {
     domain.statusChangedAt = now;
   }
 
-  private windowEnded(domain: Domain): boolean {
-    return this.claimExpiresAt(domain) <= this.clock.now();
+  /** A pending claim past its 7-day window. */
+  private expired(domain: Domain): boolean {
+    return domain.status === DomainStatus.PENDING && this.claimExpiresAt(domain) <= this.clock.now();
   }
 
   /** Every 30 s for the first 10 minutes, then a tenth of the claim's age, at most hourly. */
@@ -472,6 +564,30 @@ export class DomainService {
       occurredAt: this.clock.now(),
     });
   }
+}
+
+/**
+ * Claims on `name`, an ancestor of it or a subdomain of it, through the (status, reverse(name)) index:
+ * reversed, a subdomain's name starts with the reversed name and a dot.
+ */
+function overlapping(name: string) {
+  const sql = '(reverse(name) in (?) or reverse(name) like ?)';
+  const params = [nameAndAncestors(name).map(reverse), `${reverse(name)}.%`];
+  return { sql, params, fragment: () => raw(sql, params) };
+}
+
+/** Names are ASCII (A-labels), so reversing code units matches PostgreSQL's reverse(). */
+function reverse(name: string): string {
+  return name.split('').reverse().join('');
+}
+
+async function forEachConcurrently<T>(items: T[], workers: number, run: (item: T) => Promise<void>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(workers, items.length) }, async () => {
+      while (next < items.length) await run(items[next++]!);
+    }),
+  );
 }
 
 function unchanged(domain: Domain): CheckResult {
