@@ -10,6 +10,7 @@ import {
   compileFilter,
   FILTER_LIMITS,
   type FilterNode,
+  formatAttrPath,
   type FilterSchema,
   type FilterValue,
   isoDateTime,
@@ -295,10 +296,16 @@ function schemaTree(schema: FilterSchema): fc.Arbitrary<FilterNode> {
   return combine(leafOn(leaves, schema.schemaUri), valuePaths).filter(withinLimits);
 }
 
-/** The parameter a comparison binds, by the compiler's rules: LIKE patterns, instants with a zone. */
-function expectedParam(node: FilterNode & { kind: 'compare' }): unknown {
-  const { op, value } = node;
-  if (typeof value !== 'string') return value;
+/**
+ * The parameter a comparison binds, by the compiler's rules: a folded column's value folded (userName's
+ * key), LIKE patterns, instants with a zone.
+ */
+function expectedParam(schema: FilterSchema, node: FilterNode & { kind: 'compare' }): unknown {
+  const { op } = node;
+  if (typeof node.value !== 'string') return node.value;
+  const name = formatAttrPath({ attribute: node.path.attribute, subAttribute: node.path.subAttribute });
+  const column = Object.entries(schema.attributes).find(([key]) => key.toLowerCase() === name.toLowerCase());
+  const value = column?.[1].folded ? column[1].folded.fold(node.value) : node.value;
   const escaped = value.replace(/[\\%_]/g, '\\$&');
   if (op === 'co') return `%${escaped}%`;
   if (op === 'sw') return `${escaped}%`;
@@ -318,7 +325,7 @@ describe('compileFilter on the service schemas', () => {
         const { sql, params } = compileFilter(parseFilter(printed), schema);
         expect(sql).not.toContain(MARK);
         const compares = comparisons(node).filter((n) => n.kind === 'compare');
-        expect(params).toEqual(compares.map(expectedParam));
+        expect(params).toEqual(compares.map((compare) => expectedParam(schema, compare)));
         expect(sql.split('?').length - 1).toBe(params.length);
       }),
       RUNS,

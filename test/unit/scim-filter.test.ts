@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { dropDatabase, ensureDatabase } from '../../src/db/database.js';
@@ -15,6 +15,7 @@ import {
   ScimFilterError,
 } from '../../src/modules/scim/scim-filter.js';
 import { matchesFilter } from '../../src/modules/scim/scim-path.js';
+import { listStatements, USER_FILTER, USERS as USER_LIST } from '../../src/modules/scim/scim.service.js';
 
 const path = (attribute: string, subAttribute?: string, uri?: string): AttrPath => ({
   ...(uri === undefined ? {} : { uri }),
@@ -484,6 +485,19 @@ describe('compileFilter', () => {
     expect(compileFilter(parseFilter(filter), GROUPS)).toEqual({ sql, params });
   });
 
+  // The service's userName is compared through user_name_key, folded as it is on write, so its indexes serve.
+  it.each<[string, string, unknown[]]>([
+    ['userName eq "BJensen@Example.com"', 'u.user_name_key = ?', ['bjensen@example.com']],
+    ['userName ne "BJensen"', 'u.user_name_key is distinct from ?', ['bjensen']],
+    ['userName sw "B_J"', "u.user_name_key like ? escape '\\'", ['b\\_j%']],
+    ['userName co "%X"', "u.user_name_key like ? escape '\\'", ['%\\%x%']],
+    ['userName gt "M"', 'u.user_name_key > ?', ['m']],
+    ['userName pr', "(u.user_name is not null and u.user_name <> '')", []],
+    ['displayName eq "Babs"', 'lower(u.display_name) = lower(?)', ['Babs']],
+  ])('service users: %s', (filter, sql, params) => {
+    expect(compileFilter(parseFilter(filter), USER_FILTER)).toEqual({ sql, params });
+  });
+
   it('keeps every value out of the SQL text', () => {
     const hostile = `'; drop table users; --`;
     const filter = [
@@ -571,6 +585,12 @@ describe('isoDateTime', () => {
     expect(isoDateTime(text)).toBe(expected);
   });
 });
+
+/** knex's `?` placeholders to pg's `$n`: the compiled SQL holds no other `?`. */
+const positional = (sql: string) => {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+};
 
 // The compiled SQL, run for real: each filter must select exactly the rows RFC 7644 says it does, and the
 // in-memory evaluator must agree with the database on the same records.
@@ -672,12 +692,6 @@ describe('compiled filters against PostgreSQL', () => {
     await dropDatabase(serverUrl, database);
   });
 
-  /** knex's `?` placeholders to pg's `$n`: the compiled SQL holds no other `?`. */
-  const positional = (sql: string) => {
-    let n = 0;
-    return sql.replace(/\?/g, () => `$${++n}`);
-  };
-
   async function select(
     table: string,
     alias: string,
@@ -759,5 +773,79 @@ describe('compiled filters against PostgreSQL', () => {
 
   it('still has its table after the hostile filter ran', async () => {
     expect((await client.query('select count(*)::int as n from scim_user')).rows[0]).toEqual({ n: 4 });
+  });
+});
+
+// The statements the service runs for a list, EXPLAINed on the migrated directory_users: a userName filter
+// must reach its rows through an index, never by reading every user of the directory.
+describe('userName filters on directory_users', () => {
+  const serverUrl = inject('databaseServerUrl');
+  const database = `scim_filter_plan_${randomBytes(6).toString('hex')}`;
+  const USERS_PER_DIRECTORY = 5000;
+  const directoryId = randomUUID();
+  let client: pg.Client;
+
+  beforeAll(async () => {
+    const url = await ensureDatabase(serverUrl, database, inject('templateDatabase'));
+    client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const parentId = randomUUID();
+    // Two directories, so the directory condition alone selects half the table.
+    const directories = [directoryId, randomUUID()];
+    await client.query(
+      `insert into parent_organizations (id, name, created_at, updated_at) values ($1, 'Plans', now(), now())`,
+      [parentId],
+    );
+    await client.query(
+      `insert into directories (id, parent_id, name, provider, token_hash, created_at)
+       select d, $1, 'Plans', 'GENERIC', md5(d::text), now() from unnest($2::uuid[]) d`,
+      [parentId, directories],
+    );
+    await client.query(
+      `insert into directory_users (id, directory_id, user_name, user_name_key, created_at, updated_at)
+       select gen_random_uuid(), d, 'User' || g || '@Example.com', 'user' || g || '@example.com', now(), now()
+       from unnest($1::uuid[]) d, generate_series(1, $2::int) g`,
+      [directories, USERS_PER_DIRECTORY],
+    );
+    await client.query('analyze directory_users');
+  });
+
+  afterAll(async () => {
+    await client?.end();
+    await dropDatabase(serverUrl, database);
+  });
+
+  interface PlanNode {
+    'Node Type': string;
+    'Relation Name'?: string;
+    'Index Name'?: string;
+    Plans?: PlanNode[];
+  }
+  const nodesOf = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(nodesOf)];
+
+  it.each<[string, number]>([
+    ['userName eq "USER2500@example.COM"', 1],
+    ['userName sw "User250"', 11],
+  ])('%s: an index scan, no Seq Scan, and the right users', async (filter, expected) => {
+    const { count, page } = listStatements(USER_LIST, directoryId, { filter });
+    for (const statement of [count, page]) {
+      const explained = await client.query(
+        `explain (format json) ${positional(statement.sql)}`,
+        statement.params,
+      );
+      const plan = (explained.rows[0] as { 'QUERY PLAN': Array<{ Plan: PlanNode }> })['QUERY PLAN'][0]!.Plan;
+      const nodes = nodesOf(plan);
+      expect(
+        nodes.filter((node) => node['Relation Name'] === 'directory_users').map((node) => node['Node Type']),
+      ).not.toContain('Seq Scan');
+      const indexScans = nodes.filter(
+        (node) =>
+          /^(Index Scan|Index Only Scan|Bitmap Index Scan)$/.test(node['Node Type']) &&
+          node['Index Name']?.startsWith('directory_users_directory_id_user_name_key'),
+      );
+      expect(indexScans).not.toEqual([]);
+    }
+    const total = await client.query(positional(count.sql), count.params);
+    expect(total.rows[0]).toEqual({ n: expected });
   });
 });

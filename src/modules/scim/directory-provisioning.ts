@@ -61,9 +61,9 @@ export class DirectoryProvisioning {
       };
     }
     const now = this.clock.now();
-    let user = entry.user ?? (await em.findOne(User, { email }));
-    if (!user) {
-      user = new User(email, now);
+    const existing = entry.user ?? (await em.findOne(User, { email }));
+    const user = existing ?? new User(email, now);
+    if (!existing) {
       em.persist(user);
       this.audit.record(em, scope, {
         action: 'user.created',
@@ -77,13 +77,17 @@ export class DirectoryProvisioning {
     const name = [entry.givenName, entry.familyName].filter(Boolean).join(' ').slice(0, 200);
     if (name && user.name !== name) user.name = name;
     let provisioned = false;
+    // The organizations of both channels in one read: JIT ones provision here, mapped ones by group.
     const organizations = await em.find(Organization, {
       parent: directory.parent.id,
-      jitEnabled: true,
-      advancedGroupMappings: false,
+      $or: [{ jitEnabled: true }, { advancedGroupMappings: true }],
     });
-    for (const organization of organizations) {
-      const membership = await em.findOne(Membership, { organization, user });
+    const jit = organizations.filter((o) => o.jitEnabled && !o.advancedGroupMappings);
+    // An account made just now has no memberships yet.
+    const memberships =
+      existing && jit.length > 0 ? await em.find(Membership, { organization: { $in: jit }, user }) : [];
+    for (const organization of jit) {
+      const membership = memberships.find((m) => m.organization.id === organization.id);
       if (membership && !membership.removedAt) continue;
       if (membership?.removalReason === RemovalReason.CONSOLE && !options.readded) continue;
       const target =
@@ -113,7 +117,10 @@ export class DirectoryProvisioning {
         actorType: ActorType.IDP,
       });
     }
-    await this.mappings.applyForDirectoryUser(em, directory, entry);
+    // Without an organization that has mappings on, the user's groups change nothing.
+    if (organizations.some((o) => o.advancedGroupMappings)) {
+      await this.mappings.applyForDirectoryUser(em, directory, entry);
+    }
     return { provisioned, deprovisioned: false };
   }
 

@@ -9,10 +9,22 @@ export interface ScimEmail {
   primary?: boolean;
 }
 
+/**
+ * The one canonical form of a userName, by which it is unique in its directory (RFC 7643: caseExact false)
+ * and by which filters find it.
+ */
+export const userNameKey = (userName: string): string => userName.toLowerCase();
+
 /** A SCIM User resource of one directory, and the account it provisions. */
 @Entity({ tableName: 'directory_users' })
 @Unique({ properties: ['directory', 'userNameKey'] })
 @Index({ properties: ['directory', 'id'] })
+// The unique index serves `userName eq` and ranges; prefix matches (`sw`) need an operator class that
+// compares characters, not the database collation.
+@Index({
+  name: 'directory_users_directory_id_user_name_key_pattern_index',
+  expression: `create index "directory_users_directory_id_user_name_key_pattern_index" on "directory_users" ("directory_id", "user_name_key" text_pattern_ops)`,
+})
 export class DirectoryUser {
   [OptionalProps]?:
     | 'externalId'
@@ -34,7 +46,7 @@ export class DirectoryUser {
   @Property({ length: 500 })
   userName: string;
 
-  /** userName is unique per directory case-insensitively (RFC 7643: caseExact false). */
+  /** userNameKey(userName): unique in the directory, and what userName filters compare. */
   @Property({ length: 500 })
   userNameKey: string;
 
@@ -75,7 +87,7 @@ export class DirectoryUser {
   constructor(directory: Directory, userName: string, now: Date) {
     this.directory = directory;
     this.userName = userName;
-    this.userNameKey = userName.toLowerCase();
+    this.userNameKey = userNameKey(userName);
     this.createdAt = now;
     this.updatedAt = now;
   }

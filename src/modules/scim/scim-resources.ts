@@ -2,7 +2,7 @@
 // versions, reading them back from request bodies (tolerating what Okta and Entra send), and the
 // `attributes`/`excludedAttributes` projection.
 import type { DirectoryGroup } from './directory-group.entity.js';
-import type { DirectoryUser, ScimEmail } from './directory-user.entity.js';
+import { type DirectoryUser, type ScimEmail, userNameKey } from './directory-user.entity.js';
 import { scimBadValue } from './scim.errors.js';
 
 export const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
@@ -105,7 +105,7 @@ export function applyUserResource(user: DirectoryUser, body: Json): void {
   const userName = toText(body.userName, 'userName');
   if (!userName) throw scimBadValue('userName is required.');
   user.userName = userName;
-  user.userNameKey = userName.toLowerCase();
+  user.userNameKey = userNameKey(userName);
   user.externalId = toText(body.externalId, 'externalId');
   const name = (body.name ?? {}) as Json;
   user.givenName = toText(name.givenName, 'name.givenName', 200);
