@@ -8,14 +8,12 @@
 // reported too: that is what the phase kept.
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import pg from 'pg';
 import { uuidv7 } from '../src/lib/ids.js';
 import { OrganizationKind } from '../src/modules/organizations/roles.js';
 import { report } from './report.js';
 import type { BenchResult } from './run.js';
-import { benchApp, benchDatabase, scaled, signedInUser, v7 } from './support.js';
+import { benchApp, benchDatabase, fullGc, scaled, signedInUser, v7 } from './support.js';
 
 const ROWS = scaled(100_000);
 const DOMAIN = 'bench-acme.example';
@@ -45,13 +43,10 @@ interface Measured {
   heapRetainedMB: number;
 }
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
 async function measure(work: (sample: () => void) => Promise<{ rows: number; bytes: number }>) {
-  gc();
+  fullGc();
   await new Promise((resolve) => setTimeout(resolve, 100));
-  gc();
+  fullGc();
   const heapBefore = process.memoryUsage().heapUsed;
   const start = process.memoryUsage.rss();
   let peak = start;
@@ -65,7 +60,7 @@ async function measure(work: (sample: () => void) => Promise<{ rows: number; byt
     const { rows, bytes } = await work(sample);
     const seconds = (performance.now() - started) / 1000;
     sample();
-    gc();
+    fullGc();
     const heapRetained = process.memoryUsage().heapUsed - heapBefore;
     return {
       rows,

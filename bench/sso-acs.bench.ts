@@ -22,7 +22,7 @@ import { SsoLoginPurpose } from '../src/modules/sso/sso-login-request.entity.js'
 import { User } from '../src/modules/sessions/user.entity.js';
 import { report } from './report.js';
 import type { BenchResult } from './run.js';
-import { benchApp, benchDatabase, scaled, secondsSince } from './support.js';
+import { benchApp, benchDatabase, retainedBytes, scaled, secondsSince } from './support.js';
 
 const LOGINS = scaled(400);
 const USERS = 50;
@@ -125,10 +125,14 @@ export default async function ssoAcs(): Promise<BenchResult> {
     }
     const rsa = rsaVerificationsPerSecond();
 
-    // Figure: the same responses through our ACS over HTTP, one after the other.
+    // Figure: the same responses through our ACS over HTTP, one after the other. Memory is read after a
+    // full GC once a fifth of them warmed the process up, and again at the end: what stays per login.
+    const warmUp = Math.floor(LOGINS / 5);
+    let retainedAtWarmUp = 0;
     const start = performance.now();
     let ok = 0;
-    for (const SAMLResponse of posts) {
+    for (const [i, SAMLResponse] of posts.entries()) {
+      if (i === warmUp) retainedAtWarmUp = retainedBytes();
       const response = await fetch(`${url}/sso/saml/${connection.id}/acs`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `ci_sso=${nonce}` },
@@ -140,6 +144,7 @@ export default async function ssoAcs(): Promise<BenchResult> {
     }
     const signIns = LOGINS / secondsSince(start);
     if (ok !== LOGINS) throw new Error(`only ${ok} of ${LOGINS} sign-ins succeeded`);
+    const growthPerLogin = (retainedBytes() - retainedAtWarmUp) / (LOGINS - warmUp);
 
     const metric = 'SAML sign-ins through the ACS (HTTP, checks, JIT, session)';
     return {
@@ -161,6 +166,14 @@ export default async function ssoAcs(): Promise<BenchResult> {
           baseline: samlifyWithSchema,
           baselineUnit: 'responses/s',
           baselineName: 'bare samlify parseLoginResponse with our compiled XSD validator',
+        }),
+        report({
+          metric: `memory retained per sign-in after warm-up (JS heap and external, wasm included; ${LOGINS - warmUp} sign-ins)`,
+          value: growthPerLogin,
+          unit: 'bytes',
+          baseline: 0,
+          baselineName: 'none: the target is absolute',
+          target: { of: 'value', op: '<=', value: 1024 },
         }),
         report({
           metric: `${metric}, vs raw RSA`,

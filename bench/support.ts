@@ -1,5 +1,7 @@
 // What every bench sets up the same way: its own database (on DATABASE_URL's server, or an embedded
 // PostgreSQL when unset), an app on loopback with quiet logs, a signed-in user, and the scale knob.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import os from 'node:os';
 import path from 'node:path';
 import { type App, createApp } from '../src/app.js';
@@ -87,3 +89,14 @@ export function secondsSince(start: number): number {
 export const v7 = (prefix: string) =>
   `(lpad(to_hex($1::bigint + g), 12, '0') || '7' || substr(md5('${prefix}' || g), 1, 3) || '8' ||
     substr(md5('${prefix}' || g), 4, 15))::uuid`;
+
+setFlagsFromString('--expose-gc');
+/** A full garbage collection, for figures of what stays in memory rather than of GC slack. */
+export const fullGc = runInNewContext('gc') as () => void;
+
+/** Bytes still held after a full GC: the JS heap plus external memory (buffers, wasm included). */
+export function retainedBytes(): number {
+  fullGc();
+  const { heapUsed, external } = process.memoryUsage();
+  return heapUsed + external;
+}
