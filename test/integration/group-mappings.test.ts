@@ -9,6 +9,8 @@ import {
   AdvancedGroupMappingsPreviewDocument,
   AdvancedGroupMappingsUpdateDocument,
   DirectoryCreateDocument,
+  DomainAddDocument,
+  DomainRefreshDocument,
   GroupMappingsDryRunDocument,
   InvitationAcceptDocument,
   MemberInviteDocument,
@@ -636,6 +638,56 @@ describe('Advanced Group Mappings: refusals and non-grants', () => {
       adminA.token,
     );
     expect(gone.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  });
+
+  it('maps the groups of a directory user whose account is made after the groups were pushed', async () => {
+    const parent = await capturedParent(stack, 'latelink-corp.com', 'Latelink Corp');
+    const organization = (
+      await stack.gqlOk(OrganizationGroupMappingsDocument, { id: parent.organizationId }, parent.owner.token)
+    ).organization;
+    const memberGroup = organization.groupMappingNames.find((n) => n.role === 'MEMBER')!.groupName;
+    const created = await stack.gqlOk(
+      DirectoryCreateDocument,
+      { parentId: parent.parentId, input: { name: 'Okta', provider: 'OKTA' } },
+      parent.owner.token,
+    );
+    const scim = scimClient(created.directoryCreate.directory!.scimBaseUrl, created.directoryCreate.token!);
+    // The address is on a domain the parent has not captured yet: the directory user gets no account.
+    const email = uniqueEmail('late', 'later-corp.com');
+    const user = await scim('POST', '/Users', {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+      userName: email,
+      emails: [{ value: email, primary: true }],
+      name: { givenName: 'Late', familyName: 'Link' },
+      active: true,
+    });
+    expect(user.status).toBe(201);
+    const group = await scim('POST', '/Groups', {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
+      displayName: memberGroup,
+      members: [{ value: user.body.id }],
+    });
+    expect(group.status).toBe(201);
+    expect((await enable(parent.organizationId, parent.owner.token, true)).userErrors).toEqual([]);
+    const added = (
+      await stack.gqlOk(
+        DomainAddDocument,
+        { parentId: parent.parentId, input: { name: 'later-corp.com' } },
+        parent.owner.token,
+      )
+    ).domainAdd.domain!;
+    stack.dns.setTxt(added.verificationRecord.name, [added.verificationRecord.value]);
+    await stack.gqlOk(DomainRefreshDocument, { id: added.id }, parent.owner.token);
+    // The next change the IdP pushes makes the account, and its groups apply in the same request.
+    const patched = await scim('PATCH', `/Users/${user.body.id}`, {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+      Operations: [{ op: 'replace', path: 'name.givenName', value: 'Later' }],
+    });
+    expect(patched.status).toBe(200);
+    const members = (
+      await stack.gqlOk(MembersDocument, { organizationId: parent.organizationId }, parent.owner.token)
+    ).members.nodes;
+    expect(members.find((m) => m.user.email === email)?.role).toBe('MEMBER');
   });
 
   it('accepts a SCIM DELETE that carries a JSON Content-Type and no body, as Okta sends it', async () => {

@@ -73,6 +73,7 @@ export class DirectoryProvisioning {
         actorType: ActorType.IDP,
       });
     }
+    const linked = entry.user !== user;
     entry.user = user;
     const name = [entry.givenName, entry.familyName].filter(Boolean).join(' ').slice(0, 200);
     if (name && user.name !== name) user.name = name;
@@ -119,6 +120,9 @@ export class DirectoryProvisioning {
     }
     // Without an organization that has mappings on, the user's groups change nothing.
     if (organizations.some((o) => o.advancedGroupMappings)) {
+      // The groups are read through the directory user's account link: a link (or an account) made in
+      // this request must be written first, as auto-flush only covers the entity a query selects.
+      if (linked) await em.flush();
       await this.mappings.applyForDirectoryUser(em, directory, entry);
     }
     return { provisioned, deprovisioned: false };
