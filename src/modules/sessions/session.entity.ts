@@ -52,4 +52,8 @@ export class Session {
     this.createdAt = now;
     this.expiresAt = expiresAt;
   }
+
+  isActive(now: Date): boolean {
+    return !this.revokedAt && this.expiresAt > now;
+  }
 }

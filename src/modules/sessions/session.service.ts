@@ -18,7 +18,7 @@ import { refuseIfSsoRequired } from '../sso/sso-routing.js';
 import { LoginCode } from './login-code.entity.js';
 import { SessionErrorCode } from './session.errors.js';
 import { AuthMethod, Session } from './session.entity.js';
-import { type StaffRole, User } from './user.entity.js';
+import { User } from './user.entity.js';
 
 const CODE_DIGITS = 6;
 
@@ -27,13 +27,6 @@ export interface IssuedSession {
   token: string;
   session: Session;
   user: User;
-}
-
-interface SessionViewerRow {
-  session_id: string;
-  user_id: string;
-  email: string;
-  staff_role: string | null;
 }
 
 export class SessionService {
@@ -162,19 +155,13 @@ export class SessionService {
   /** Resolves a bearer token to its viewer, or null when unknown, expired or revoked. */
   async authenticate(em: EntityManager, token: string | undefined): Promise<Viewer | null> {
     if (!token || token.length > 200) return null;
-    // Every request runs this: one indexed query, no entities hydrated into the request's identity map.
-    const [row] = await em.getConnection().execute<SessionViewerRow[]>(
-      `select s.id as session_id, u.id as user_id, u.email, u.staff_role
-         from sessions s join users u on u.id = s.user_id
-        where s.token_hash = ? and s.revoked_at is null and s.expires_at > ?`,
-      [sha256(token), this.clock.now()],
-    );
-    if (!row) return null;
+    const session = await em.findOne(Session, { tokenHash: sha256(token) }, { populate: ['user'] });
+    if (!session || !session.isActive(this.clock.now())) return null;
     return {
-      userId: row.user_id,
-      email: row.email,
-      staffRole: (row.staff_role as StaffRole | null) ?? null,
-      sessionId: row.session_id,
+      userId: session.user.id,
+      email: session.user.email,
+      staffRole: session.user.staffRole ?? null,
+      sessionId: session.id,
     };
   }
 
