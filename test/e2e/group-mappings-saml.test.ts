@@ -16,17 +16,15 @@ import {
   OrganizationCreateDocument,
   OrganizationDocument,
   OrganizationGroupMappingsDocument,
-  OrganizationsDocument,
-  SsoConnectionActivateDocument,
   type SsoConnectionFieldsFragment,
-  SsoConnectionTestDocument,
 } from '../generated/graphql.js';
 import {
   browserFor,
   type CapturedParent,
   capturedParent,
   samlConnection,
-  samlRoundTrip,
+  rolesBySlug,
+  testAndActivate,
 } from '../support/identity.js';
 import { startStack, type Stack, uniqueEmail } from '../support/stack.js';
 
@@ -97,28 +95,6 @@ describe('Advanced Group Mappings over SAML (Okta)', () => {
     return { admin, organizationId };
   }
 
-  async function activate(
-    parent: CapturedParent,
-    connection: SsoConnectionFieldsFragment,
-    tenant: IdpTenant,
-  ) {
-    tenant.setLoginAs(parent.owner.email);
-    const { ssoConnectionTest } = await stack.gqlOk(
-      SsoConnectionTestDocument,
-      { id: connection.id },
-      parent.owner.token,
-    );
-    expect(
-      (await samlRoundTrip(stack, browserFor(stack, parent.owner.token), ssoConnectionTest.testUrl!)).status,
-    ).toBe(200);
-    const activated = await stack.gqlOk(
-      SsoConnectionActivateDocument,
-      { id: connection.id },
-      parent.owner.token,
-    );
-    expect(activated.ssoConnectionActivate.connection?.state).toBe('ACTIVE');
-  }
-
   /** An SP-initiated SAML login; returns the new session and the groups the IdP shared in it. */
   async function ssoLogin(connection: SsoConnectionFieldsFragment, tenant: IdpTenant, email: string) {
     tenant.setLoginAs(email);
@@ -131,12 +107,6 @@ describe('Advanced Group Mappings over SAML (Okta)', () => {
     const acs = await browser.postForm(post.acsUrl, fields);
     expect(acs.headers.get('location')).toBe('/');
     return { session: browser.cookie('ci_session')!, groupsSent: groupsAttribute(post.SAMLResponse) };
-  }
-
-  /** The organizations a session reaches, by slug, with its role in each. */
-  async function roles(session: string): Promise<Record<string, string | null>> {
-    const { organizations } = await stack.gqlOk(OrganizationsDocument, { first: 100 }, session);
-    return Object.fromEntries(organizations.edges.map((e) => [e.node.slug, e.node.viewerRole]));
   }
 
   async function names(organizationId: string, token: string): Promise<Record<string, string>> {
@@ -192,7 +162,7 @@ describe('Advanced Group Mappings over SAML (Okta)', () => {
     tenant.addUser({ email: bob, firstName: 'Bob', lastName: 'B', groups: [con.BILLING!] });
     tenant.addUser({ email: carol, firstName: 'Carol', lastName: 'C', groups: [ent.MEMBER!, ent.ADMIN!] });
     const connection = await samlConnection(stack, parent, tenant);
-    await activate(parent, connection, tenant);
+    await testAndActivate(stack, parent, connection.id, tenant);
     const owner = await ssoLogin(connection, tenant, parent.owner.email);
 
     // The Enterprise turns mappings on first: its primary owner is never affected by groups.
@@ -210,7 +180,7 @@ describe('Advanced Group Mappings over SAML (Okta)', () => {
     // attribute: the group attribute statement is there, nothing matches it).
     const adminLogin = await ssoLogin(connection, tenant, admin.email);
     expect(adminLogin.groupsSent).toEqual([]);
-    expect(await roles(adminLogin.session)).toEqual({ [conSlug]: 'ADMIN' });
+    expect(await rolesBySlug(stack, adminLogin.session)).toEqual({ [conSlug]: 'ADMIN' });
 
     // Turning mappings on now would lock the admin out: refused, naming who loses access and the group to use.
     const preview = await stack.gqlOk(
@@ -289,7 +259,7 @@ describe('Advanced Group Mappings over SAML (Okta)', () => {
       userErrors: [],
     });
     // Applied at once: the owner, in no Console group, keeps the Enterprise alone.
-    expect(await roles(owner.session)).toEqual({ [entSlug]: 'PRIMARY_OWNER' });
+    expect(await rolesBySlug(stack, owner.session)).toEqual({ [entSlug]: 'PRIMARY_OWNER' });
     expect(
       (await stack.gqlOk(OrganizationGroupMappingsDocument, { id: consoleId }, adminAgain.session))
         .organization,
@@ -298,12 +268,15 @@ describe('Advanced Group Mappings over SAML (Okta)', () => {
     // Each user gets exactly the organizations and roles their groups name; only anthropic- groups travel.
     const aliceLogin = await ssoLogin(connection, tenant, alice);
     expect(aliceLogin.groupsSent).toEqual([ent.MEMBER, con.DEVELOPER]);
-    expect(await roles(aliceLogin.session)).toEqual({ [entSlug]: 'MEMBER', [conSlug]: 'DEVELOPER' });
+    expect(await rolesBySlug(stack, aliceLogin.session)).toEqual({
+      [entSlug]: 'MEMBER',
+      [conSlug]: 'DEVELOPER',
+    });
     const bobLogin = await ssoLogin(connection, tenant, bob);
-    expect(await roles(bobLogin.session)).toEqual({ [conSlug]: 'BILLING' });
+    expect(await rolesBySlug(stack, bobLogin.session)).toEqual({ [conSlug]: 'BILLING' });
     // Several groups: the most privileged role wins.
     const carolLogin = await ssoLogin(connection, tenant, carol);
-    expect(await roles(carolLogin.session)).toEqual({ [entSlug]: 'ADMIN' });
+    expect(await rolesBySlug(stack, carolLogin.session)).toEqual({ [entSlug]: 'ADMIN' });
     const members = await stack.gqlOk(
       MembersDocument,
       { organizationId: consoleId, first: 50 },
@@ -325,7 +298,10 @@ describe('Advanced Group Mappings over SAML (Okta)', () => {
     // Alice moves from the Enterprise member and Console developer groups to the Console admin group. With
     // SAML alone, nothing changes until she signs in again...
     tenant.setGroups(alice, [con.ADMIN!, 'engineering']);
-    expect(await roles(aliceLogin.session)).toEqual({ [entSlug]: 'MEMBER', [conSlug]: 'DEVELOPER' });
+    expect(await rolesBySlug(stack, aliceLogin.session)).toEqual({
+      [entSlug]: 'MEMBER',
+      [conSlug]: 'DEVELOPER',
+    });
     // ...and then the session she already had open sees the new roles on its very next query.
     const aliceAgain = await ssoLogin(connection, tenant, alice);
     expect(aliceAgain.groupsSent).toEqual([con.ADMIN]);
@@ -337,13 +313,13 @@ describe('Advanced Group Mappings over SAML (Okta)', () => {
       aliceLogin.session,
     );
     expect(openEnterprise.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-    expect(await roles(aliceLogin.session)).toEqual({ [conSlug]: 'ADMIN' });
+    expect(await rolesBySlug(stack, aliceLogin.session)).toEqual({ [conSlug]: 'ADMIN' });
 
     // Bob leaves every anthropic- group: his next login shares an empty list, and the Console access ends.
     tenant.setGroups(bob, ['engineering']);
     const bobAgain = await ssoLogin(connection, tenant, bob);
     expect(bobAgain.groupsSent).toEqual([]);
-    expect(await roles(bobAgain.session)).toEqual({});
+    expect(await rolesBySlug(stack, bobAgain.session)).toEqual({});
     expect(
       (await stack.gql(OrganizationDocument, { id: consoleId }, bobLogin.session)).errors?.[0]?.extensions
         ?.code,

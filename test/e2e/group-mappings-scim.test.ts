@@ -16,9 +16,8 @@ import {
   OrganizationCreateDocument,
   OrganizationDocument,
   OrganizationGroupMappingsDocument,
-  OrganizationsDocument,
 } from '../generated/graphql.js';
-import { type CapturedParent, capturedParent } from '../support/identity.js';
+import { type CapturedParent, capturedParent, rolesBySlug } from '../support/identity.js';
 import { startStack, type Stack, uniqueEmail } from '../support/stack.js';
 
 type Person = { email: string; token: string; userId: string };
@@ -67,11 +66,6 @@ describe('Advanced Group Mappings over SCIM push groups (Okta)', () => {
     );
     expect(done.mergeProposalApprove.proposal?.status).toBe('COMPLETED');
     return { admin, organizationId };
-  }
-
-  async function roles(session: string): Promise<Record<string, string | null>> {
-    const { organizations } = await stack.gqlOk(OrganizationsDocument, { first: 100 }, session);
-    return Object.fromEntries(organizations.edges.map((e) => [e.node.slug, e.node.viewerRole]));
   }
 
   async function names(organizationId: string, token: string) {
@@ -133,7 +127,7 @@ describe('Advanced Group Mappings over SCIM push groups (Okta)', () => {
     tenant.addUser({ email: admin.email, firstName: 'Ada', lastName: 'Admin', groups: ['engineering'] });
     await tenant.scimIdle();
     expect(tenant.scimErrors()).toEqual([]);
-    expect(await roles(admin.token)).toEqual({ [con.slug]: 'ADMIN' });
+    expect(await rolesBySlug(stack, admin.token)).toEqual({ [con.slug]: 'ADMIN' });
     const preview = await stack.gqlOk(
       AdvancedGroupMappingsPreviewDocument,
       { organizationId: consoleId },
@@ -171,7 +165,7 @@ describe('Advanced Group Mappings over SCIM push groups (Okta)', () => {
       preview: { loseAccess: [], roleChanges: [], actorLosesAdmin: false, leavesNoAdmin: false },
       userErrors: [],
     });
-    expect(await roles(admin.token)).toEqual({ [con.slug]: 'ADMIN' });
+    expect(await rolesBySlug(stack, admin.token)).toEqual({ [con.slug]: 'ADMIN' });
 
     // Users assigned with their groups get their organizations before they ever sign in.
     const alice = uniqueEmail('alice', parent.domain);
@@ -209,7 +203,10 @@ describe('Advanced Group Mappings over SCIM push groups (Okta)', () => {
 
     // Alice signs in (no SSO here: her e-mail code) and keeps her session open.
     const aliceSession = await stack.signIn(alice);
-    expect(await roles(aliceSession.token)).toEqual({ [ent.slug]: 'MEMBER', [con.slug]: 'DEVELOPER' });
+    expect(await rolesBySlug(stack, aliceSession.token)).toEqual({
+      [ent.slug]: 'MEMBER',
+      [con.slug]: 'DEVELOPER',
+    });
 
     // Moved in Okta from the developer group to the admin group (and out of the Enterprise group): the
     // push applies it at once, and her open session's next query shows it.
@@ -226,7 +223,7 @@ describe('Advanced Group Mappings over SCIM push groups (Okta)', () => {
       aliceSession.token,
     );
     expect(enterprise.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-    expect(await roles(aliceSession.token)).toEqual({ [con.slug]: 'ADMIN' });
+    expect(await rolesBySlug(stack, aliceSession.token)).toEqual({ [con.slug]: 'ADMIN' });
     // And back down: the admin role goes as fast as it came.
     tenant.setGroups(alice, [con.group.USER!]);
     await tenant.scimIdle();
@@ -240,20 +237,20 @@ describe('Advanced Group Mappings over SCIM push groups (Okta)', () => {
     tenant.renameGroup(con.group.BILLING!, 'anthropic-finance');
     await tenant.scimIdle();
     expect(tenant.scimErrors()).toEqual([]);
-    expect(await roles(bobSession.token)).toEqual({});
+    expect(await rolesBySlug(stack, bobSession.token)).toEqual({});
     // Dave still has the user group.
     expect((await members(consoleId, admin.token))[dave]).toBe('USER/GROUP_MAPPING');
     tenant.renameGroup('anthropic-finance', con.group.BILLING!);
     await tenant.scimIdle();
-    expect(await roles(bobSession.token)).toEqual({ [con.slug]: 'BILLING' });
+    expect(await rolesBySlug(stack, bobSession.token)).toEqual({ [con.slug]: 'BILLING' });
 
     // A group deleted in Okta takes its access with it.
     const carolSession = await stack.signIn(carol);
-    expect(await roles(carolSession.token)).toEqual({ [con.slug]: 'DEVELOPER' });
+    expect(await rolesBySlug(stack, carolSession.token)).toEqual({ [con.slug]: 'DEVELOPER' });
     tenant.removeGroup(con.group.DEVELOPER!);
     await tenant.scimIdle();
     expect(tenant.scimErrors()).toEqual([]);
-    expect(await roles(carolSession.token)).toEqual({});
+    expect(await rolesBySlug(stack, carolSession.token)).toEqual({});
 
     // Unassigned from the app: deactivated, every membership and session of the user ends at once.
     tenant.assignUser(alice, false);

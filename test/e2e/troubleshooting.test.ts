@@ -7,7 +7,6 @@
 //   5. Configure your IdP: the Console groups alongside the Enterprise groups
 //   6. Assign users: Console users in Console groups, without Enterprise group membership.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { IdpTenant } from '../../simulators/idp/index.js';
 import { StaffRole } from '../../src/modules/sessions/user.entity.js';
 import {
   AdvancedGroupMappingsUpdateDocument,
@@ -17,12 +16,17 @@ import {
   MergeProposalCreateDocument,
   OrganizationCreateDocument,
   OrganizationGroupMappingsDocument,
-  OrganizationsDocument,
   SsoConnectionActivateDocument,
-  type SsoConnectionFieldsFragment,
   SsoConnectionTestDocument,
 } from '../generated/graphql.js';
-import { browserFor, capturedParent, samlConnection, samlRoundTrip } from '../support/identity.js';
+import {
+  browserFor,
+  capturedParent,
+  samlConnection,
+  samlRoundTrip,
+  rolesBySlug,
+  ssoSignIn,
+} from '../support/identity.js';
 import { startStack, type Stack, uniqueEmail } from '../support/stack.js';
 
 describe('troubleshooting: an Enterprise organization has SSO already; setting it up for the Console organization', () => {
@@ -33,23 +37,6 @@ describe('troubleshooting: an Enterprise organization has SSO already; setting i
   afterAll(async () => {
     await stack?.close();
   });
-
-  async function ssoLogin(
-    connection: SsoConnectionFieldsFragment,
-    tenant: IdpTenant,
-    email: string,
-  ): Promise<string> {
-    tenant.setLoginAs(email);
-    const browser = browserFor(stack);
-    const response = await samlRoundTrip(stack, browser, connection.loginUrl);
-    expect(response.headers.get('location')).toBe('/');
-    return browser.cookie('ci_session')!;
-  }
-
-  async function roles(session: string): Promise<Record<string, string | null>> {
-    const { organizations } = await stack.gqlOk(OrganizationsDocument, { first: 100 }, session);
-    return Object.fromEntries(organizations.edges.map((e) => [e.node.slug, e.node.viewerRole]));
-  }
 
   async function linkToken(email: string): Promise<string> {
     const mails = await stack.mail.waitFor({ to: email, subject: 'Approve linking' }, { timeoutMs: 10_000 });
@@ -91,14 +78,16 @@ describe('troubleshooting: an Enterprise organization has SSO already; setting i
     );
     await samlRoundTrip(stack, browserFor(stack, parent.owner.token), ssoConnectionTest.testUrl!);
     await stack.gqlOk(SsoConnectionActivateDocument, { id: connection.id }, parent.owner.token);
-    const ownerSession = await ssoLogin(connection, tenant, parent.owner.email);
+    const ownerSession = await ssoSignIn(stack, connection, tenant, parent.owner.email);
     const enterpriseOn = await stack.gqlOk(
       AdvancedGroupMappingsUpdateDocument,
       { organizationId: parent.organizationId, input: { enabled: true } },
       ownerSession,
     );
     expect(enterpriseOn.advancedGroupMappingsUpdate.userErrors).toEqual([]);
-    expect(await roles(await ssoLogin(connection, tenant, employee))).toEqual({ [enterpriseSlug]: 'MEMBER' });
+    expect(await rolesBySlug(stack, await ssoSignIn(stack, connection, tenant, employee))).toEqual({
+      [enterpriseSlug]: 'MEMBER',
+    });
 
     // 1. "Verify your organizations are linked": the identity settings page is not there...
     const unlinked = await stack.gqlOk(
@@ -132,7 +121,7 @@ describe('troubleshooting: an Enterprise organization has SSO already; setting i
       consoleAdmin.token,
     );
     expect(ended.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
-    consoleAdmin.token = await ssoLogin(connection, tenant, consoleAdmin.email);
+    consoleAdmin.token = await ssoSignIn(stack, connection, tenant, consoleAdmin.email);
     const linked = await stack.gqlOk(
       IdentitySettingsDocument,
       { organizationId: consoleOrg.id },
@@ -193,9 +182,9 @@ describe('troubleshooting: an Enterprise organization has SSO already; setting i
     // and signs in through SSO, so the group is known here.
     for (const name of Object.values(names)) tenant.addGroup(name);
     tenant.setGroups(consoleAdmin.email, [names.ADMIN!]);
-    const adminSession = await ssoLogin(connection, tenant, consoleAdmin.email);
+    const adminSession = await ssoSignIn(stack, connection, tenant, consoleAdmin.email);
     // Not an Enterprise member (no Enterprise group), still the Console admin.
-    expect(await roles(adminSession)).toEqual({ [consoleSlug]: 'ADMIN' });
+    expect(await rolesBySlug(stack, adminSession)).toEqual({ [consoleSlug]: 'ADMIN' });
     const enabled = await stack.gqlOk(
       AdvancedGroupMappingsUpdateDocument,
       { organizationId: consoleOrg.id, input: { enabled: true } },
@@ -216,15 +205,17 @@ describe('troubleshooting: an Enterprise organization has SSO already; setting i
     const both = uniqueEmail('both', parent.domain);
     tenant.addUser({ email: developer, firstName: 'Dev', lastName: 'Eloper', groups: [names.DEVELOPER!] });
     tenant.addUser({ email: both, firstName: 'Bo', lastName: 'Th', groups: [enterpriseMember, names.USER!] });
-    expect(await roles(await ssoLogin(connection, tenant, developer))).toEqual({
+    expect(await rolesBySlug(stack, await ssoSignIn(stack, connection, tenant, developer))).toEqual({
       [consoleSlug]: 'DEVELOPER',
     });
-    expect(await roles(await ssoLogin(connection, tenant, both))).toEqual({
+    expect(await rolesBySlug(stack, await ssoSignIn(stack, connection, tenant, both))).toEqual({
       [enterpriseSlug]: 'MEMBER',
       [consoleSlug]: 'USER',
     });
-    expect(await roles(await ssoLogin(connection, tenant, employee))).toEqual({ [enterpriseSlug]: 'MEMBER' });
+    expect(await rolesBySlug(stack, await ssoSignIn(stack, connection, tenant, employee))).toEqual({
+      [enterpriseSlug]: 'MEMBER',
+    });
     // The Enterprise owner keeps the Enterprise and never got the Console organization.
-    expect(await roles(ownerSession)).toEqual({ [enterpriseSlug]: 'PRIMARY_OWNER' });
+    expect(await rolesBySlug(stack, ownerSession)).toEqual({ [enterpriseSlug]: 'PRIMARY_OWNER' });
   });
 });

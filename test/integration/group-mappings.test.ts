@@ -3,7 +3,6 @@
 // owner, callers who are not the organization's admins; a missing groups attribute (overage) that grants
 // and removes nothing; the lock-out guard and its `force`; the dry run, per organization.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { IdpTenant } from '../../simulators/idp/index.js';
 import { StaffRole } from '../../src/modules/sessions/user.entity.js';
 import {
   AdvancedGroupMappingsPreviewDocument,
@@ -12,34 +11,34 @@ import {
   DomainAddDocument,
   DomainRefreshDocument,
   GroupMappingsDryRunDocument,
-  InvitationAcceptDocument,
-  MemberInviteDocument,
   MemberRoleUpdateDocument,
   MembersDocument,
   MergeProposalApproveDocument,
   MergeProposalCreateDocument,
-  OrganizationCreateDocument,
   OrganizationDocument,
   OrganizationGroupMappingsDocument,
   OrganizationJitUpdateDocument,
-  OrganizationsDocument,
   ParentOrganizationRequestApproveDocument,
   ParentOrganizationRequestDocument,
-  SsoConnectionActivateDocument,
-  type SsoConnectionFieldsFragment,
-  SsoConnectionTestDocument,
 } from '../generated/graphql.js';
 import {
-  browserFor,
   type CapturedParent,
   capturedParent,
   samlConnection,
-  samlRoundTrip,
+  rolesBySlug,
+  ssoSignIn,
+  testAndActivate,
 } from '../support/identity.js';
 import { scimClient } from '../support/scim.js';
+import {
+  createOrg as newOrg,
+  join as joinOrg,
+  type OrganizationKindName,
+  type Person,
+  person as newPerson,
+  type RoleName,
+} from '../support/orgs.js';
 import { startStack, type Stack, uniqueEmail } from '../support/stack.js';
-
-type Person = { email: string; token: string; userId: string };
 
 describe('Advanced Group Mappings: refusals and non-grants', () => {
   let stack: Stack;
@@ -57,56 +56,17 @@ describe('Advanced Group Mappings: refusals and non-grants', () => {
 
   // ---- helpers ----
 
-  async function activate(
-    parent: CapturedParent,
-    connection: SsoConnectionFieldsFragment,
-    tenant: IdpTenant,
-  ) {
-    tenant.setLoginAs(parent.owner.email);
-    const { ssoConnectionTest } = await stack.gqlOk(
-      SsoConnectionTestDocument,
-      { id: connection.id },
-      parent.owner.token,
-    );
-    expect(
-      (await samlRoundTrip(stack, browserFor(stack, parent.owner.token), ssoConnectionTest.testUrl!)).status,
-    ).toBe(200);
-    const activated = await stack.gqlOk(
-      SsoConnectionActivateDocument,
-      { id: connection.id },
-      parent.owner.token,
-    );
-    expect(activated.ssoConnectionActivate.connection?.state).toBe('ACTIVE');
-  }
-
-  async function ssoLogin(
-    connection: SsoConnectionFieldsFragment,
-    tenant: IdpTenant,
-    email: string,
-  ): Promise<string> {
-    tenant.setLoginAs(email);
-    const browser = browserFor(stack);
-    const response = await samlRoundTrip(stack, browser, connection.loginUrl);
-    expect(response.headers.get('location')).toBe('/');
-    return browser.cookie('ci_session')!;
-  }
-
   /** An Enterprise parent with an active Okta SAML connection; the owner signed back in through SSO. */
   async function ssoParent(domain: string, name: string, tenantOptions: { groupPrefix?: string } = {}) {
     const parent = await capturedParent(stack, domain, name);
     const tenant = await stack.idp.createTenant({ preset: 'okta', ...tenantOptions });
     tenant.addUser({ email: parent.owner.email, firstName: 'O', lastName: 'Owner', groups: [] });
     const connection = await samlConnection(stack, parent, tenant);
-    await activate(parent, connection, tenant);
-    const owner = await ssoLogin(connection, tenant, parent.owner.email);
+    await testAndActivate(stack, parent, connection.id, tenant);
+    const owner = await ssoSignIn(stack, connection, tenant, parent.owner.email);
     const slug = (await stack.gqlOk(OrganizationGroupMappingsDocument, { id: parent.organizationId }, owner))
       .organization.slug;
     return { parent, tenant, connection, owner, slug };
-  }
-
-  async function roles(session: string): Promise<Record<string, string | null>> {
-    const { organizations } = await stack.gqlOk(OrganizationsDocument, { first: 100 }, session);
-    return Object.fromEntries(organizations.edges.map((e) => [e.node.slug, e.node.viewerRole]));
   }
 
   async function enable(organizationId: string, token: string, force = false) {
@@ -119,34 +79,11 @@ describe('Advanced Group Mappings: refusals and non-grants', () => {
     ).advancedGroupMappingsUpdate;
   }
 
-  async function person(prefix: string, domain = 'example.com'): Promise<Person> {
-    const email = uniqueEmail(prefix, domain);
-    return { email, ...(await stack.signIn(email)) };
-  }
-
-  async function createOrg(token: string, kind: 'API_CONSOLE' | 'ENTERPRISE', name: string) {
-    return (await stack.gqlOk(OrganizationCreateDocument, { input: { name, kind } }, token))
-      .organizationCreate.organization!;
-  }
-
-  /** Invites `email` with `role` and accepts the invitation; returns the new member's session. */
-  async function join(
-    organizationId: string,
-    role: 'DEVELOPER' | 'USER' | 'ADMIN',
-    by: { token: string },
-  ): Promise<Person> {
-    const email = uniqueEmail(role.toLowerCase());
-    await stack.gqlOk(MemberInviteDocument, { organizationId, input: { email, role } }, by.token);
-    const [mail] = await stack.mail.waitFor({ to: email, subject: 'invited' }, { timeoutMs: 10_000 });
-    const accepted = await stack.gqlOk(InvitationAcceptDocument, {
-      input: { token: new URL(mail!.links[0]!).searchParams.get('token')! },
-    });
-    return {
-      email,
-      token: accepted.invitationAccept.token!,
-      userId: accepted.invitationAccept.member!.user.id,
-    };
-  }
+  const person = (prefix: string, domain?: string) => newPerson(stack, prefix, domain);
+  const createOrg = (token: string, kind: OrganizationKindName, name: string) =>
+    newOrg(stack, token, kind, name);
+  const join = (organizationId: string, role: RoleName, by: { token: string }) =>
+    joinOrg(stack, organizationId, role, by);
 
   /** A Console organization with a parent of its own, made by Sales at the admin's request. */
   async function consoleWithParent(name: string) {
@@ -236,7 +173,10 @@ describe('Advanced Group Mappings: refusals and non-grants', () => {
       expect({ label, dryRun: (await dryRun([group]))[0]?.role }).toEqual({ label, dryRun: null });
       const email = uniqueEmail('lookalike', parent.domain);
       tenant.addUser({ email, firstName: 'L', lastName: 'A', groups: [group] });
-      expect({ label, roles: await roles(await ssoLogin(connection, tenant, email)) }).toEqual({
+      expect({
+        label,
+        roles: await rolesBySlug(stack, await ssoSignIn(stack, connection, tenant, email)),
+      }).toEqual({
         label,
         roles: {},
       });
@@ -245,7 +185,9 @@ describe('Advanced Group Mappings: refusals and non-grants', () => {
     // The exact name does grant, and a primary-owner group next to it grants only what the other gives.
     const control = uniqueEmail('control', parent.domain);
     tenant.addUser({ email: control, firstName: 'C', lastName: 'O', groups: [exact] });
-    expect(await roles(await ssoLogin(connection, tenant, control))).toEqual({ [slug]: 'ADMIN' });
+    expect(await rolesBySlug(stack, await ssoSignIn(stack, connection, tenant, control))).toEqual({
+      [slug]: 'ADMIN',
+    });
     const claimant = uniqueEmail('claimant', parent.domain);
     tenant.addUser({
       email: claimant,
@@ -253,9 +195,11 @@ describe('Advanced Group Mappings: refusals and non-grants', () => {
       lastName: 'O',
       groups: [`anthropic-${slug}-primary-owner`, `anthropic-${slug}-member`],
     });
-    expect(await roles(await ssoLogin(connection, tenant, claimant))).toEqual({ [slug]: 'MEMBER' });
+    expect(await rolesBySlug(stack, await ssoSignIn(stack, connection, tenant, claimant))).toEqual({
+      [slug]: 'MEMBER',
+    });
     // The real primary owner, in no group at all, stays the primary owner.
-    expect(await roles(await ssoLogin(connection, tenant, parent.owner.email))).toEqual({
+    expect(await rolesBySlug(stack, await ssoSignIn(stack, connection, tenant, parent.owner.email))).toEqual({
       [slug]: 'PRIMARY_OWNER',
     });
     const members = await stack.gqlOk(
@@ -285,9 +229,9 @@ describe('Advanced Group Mappings: refusals and non-grants', () => {
       lastName: 'M',
       groups: [`anthropic-${slug}-member`],
     });
-    const adminSession = await ssoLogin(connection, tenant, enterpriseAdmin);
-    const memberSession = await ssoLogin(connection, tenant, enterpriseMember);
-    expect(await roles(adminSession)).toEqual({ [slug]: 'ADMIN' });
+    const adminSession = await ssoSignIn(stack, connection, tenant, enterpriseAdmin);
+    const memberSession = await ssoSignIn(stack, connection, tenant, enterpriseMember);
+    expect(await rolesBySlug(stack, adminSession)).toEqual({ [slug]: 'ADMIN' });
 
     const linked = await consoleWithParent('Who Console');
     const developer = await join(linked.organization.id, 'DEVELOPER', linked.admin);
@@ -349,7 +293,7 @@ describe('Advanced Group Mappings: refusals and non-grants', () => {
       (await stack.gqlOk(OrganizationGroupMappingsDocument, { id: parent.organizationId }, owner))
         .organization.advancedGroupMappings,
     ).toBe(true);
-    expect(await roles(adminSession)).toEqual({ [slug]: 'ADMIN' });
+    expect(await rolesBySlug(stack, adminSession)).toEqual({ [slug]: 'ADMIN' });
   });
 
   it('refuses to lock the admin out, names who would lose access, and lets `force` override', async () => {
@@ -422,7 +366,7 @@ describe('Advanced Group Mappings: refusals and non-grants', () => {
     // A co-owner who joined by JIT and was promoted in the console, in no IdP group.
     const coOwner = uniqueEmail('co-owner', parent.domain);
     tenant.addUser({ email: coOwner, firstName: 'C', lastName: 'O', groups: [] });
-    const session = await ssoLogin(connection, tenant, coOwner);
+    const session = await ssoSignIn(stack, connection, tenant, coOwner);
     const members = await stack.gqlOk(
       MembersDocument,
       { organizationId: parent.organizationId, first: 50 },
@@ -452,16 +396,16 @@ describe('Advanced Group Mappings: refusals and non-grants', () => {
     });
     // Only in the admin group: still refused, an Enterprise ADMIN cannot manage mappings (nor undo this).
     tenant.setGroups(coOwner, [`anthropic-${slug}-admin`]);
-    const asAdmin = await ssoLogin(connection, tenant, coOwner);
+    const asAdmin = await ssoSignIn(stack, connection, tenant, coOwner);
     const demoted = await enable(parent.organizationId, asAdmin);
     expect(demoted).toMatchObject({ preview: null, userErrors: [{ code: 'LOCKOUT' }] });
     // In the owner group and signed in again (the group is now known): allowed.
     tenant.setGroups(coOwner, [`anthropic-${slug}-owner`]);
-    const again = await ssoLogin(connection, tenant, coOwner);
+    const again = await ssoSignIn(stack, connection, tenant, coOwner);
     const enabled = await enable(parent.organizationId, again);
     expect(enabled).toMatchObject({ userErrors: [], preview: { loseAccess: [], actorLosesAdmin: false } });
     // The primary owner, who is never touched by groups, enabling it never trips the guard.
-    expect((await roles(owner))[slug]).toBe('PRIMARY_OWNER');
+    expect((await rolesBySlug(stack, owner))[slug]).toBe('PRIMARY_OWNER');
   });
 
   it('a missing groups attribute (overage) grants and removes nothing; an empty one removes', async () => {
@@ -471,24 +415,30 @@ describe('Advanced Group Mappings: refusals and non-grants', () => {
     const newcomer = uniqueEmail('newcomer', parent.domain);
     tenant.addUser({ email: kept, firstName: 'K', lastName: 'E', groups: [`anthropic-${slug}-member`] });
     tenant.addUser({ email: newcomer, firstName: 'N', lastName: 'E', groups: [`anthropic-${slug}-admin`] });
-    const keptSession = await ssoLogin(connection, tenant, kept);
-    expect(await roles(keptSession)).toEqual({ [slug]: 'MEMBER' });
+    const keptSession = await ssoSignIn(stack, connection, tenant, kept);
+    expect(await rolesBySlug(stack, keptSession)).toEqual({ [slug]: 'MEMBER' });
 
     // The IdP stops sending the attribute (too many groups), while the user left the group there.
     tenant.update({ omitGroups: true });
     tenant.setGroups(kept, []);
-    expect(await roles(await ssoLogin(connection, tenant, kept))).toEqual({ [slug]: 'MEMBER' });
-    expect(await roles(await ssoLogin(connection, tenant, newcomer))).toEqual({});
+    expect(await rolesBySlug(stack, await ssoSignIn(stack, connection, tenant, kept))).toEqual({
+      [slug]: 'MEMBER',
+    });
+    expect(await rolesBySlug(stack, await ssoSignIn(stack, connection, tenant, newcomer))).toEqual({});
     // Role changes do not happen either.
     tenant.setGroups(kept, [`anthropic-${slug}-owner`]);
-    expect(await roles(await ssoLogin(connection, tenant, kept))).toEqual({ [slug]: 'MEMBER' });
+    expect(await rolesBySlug(stack, await ssoSignIn(stack, connection, tenant, kept))).toEqual({
+      [slug]: 'MEMBER',
+    });
 
     // With the attribute back, groups apply again, an empty list included.
     tenant.update({ omitGroups: false });
     tenant.setGroups(kept, []);
-    expect(await roles(await ssoLogin(connection, tenant, kept))).toEqual({});
-    expect(await roles(keptSession)).toEqual({});
-    expect(await roles(await ssoLogin(connection, tenant, newcomer))).toEqual({ [slug]: 'ADMIN' });
+    expect(await rolesBySlug(stack, await ssoSignIn(stack, connection, tenant, kept))).toEqual({});
+    expect(await rolesBySlug(stack, keptSession)).toEqual({});
+    expect(await rolesBySlug(stack, await ssoSignIn(stack, connection, tenant, newcomer))).toEqual({
+      [slug]: 'ADMIN',
+    });
   });
 
   it('never reaches an organization of another parent, whatever the groups name', async () => {
@@ -508,7 +458,9 @@ describe('Advanced Group Mappings: refusals and non-grants', () => {
       lastName: 'N',
       groups: [...betaGroups, `anthropic-${alpha.slug}-member`],
     });
-    expect(await roles(await ssoLogin(alpha.connection, alpha.tenant, intruder))).toEqual({
+    expect(
+      await rolesBySlug(stack, await ssoSignIn(stack, alpha.connection, alpha.tenant, intruder)),
+    ).toEqual({
       [alpha.slug]: 'MEMBER',
     });
     const betaMembers = await stack.gqlOk(
@@ -556,9 +508,9 @@ describe('Advanced Group Mappings: refusals and non-grants', () => {
     tenant.setScimAutoPush(false);
     const unknown = uniqueEmail('unknown', parent.domain);
     tenant.addUser({ email: unknown, firstName: 'U', lastName: 'N', groups: [ownerGroup] });
-    const unknownSession = await ssoLogin(connection, tenant, unknown);
+    const unknownSession = await ssoSignIn(stack, connection, tenant, unknown);
     // Mappings are off: both are members by JIT / SCIM with the default role.
-    expect(await roles(unknownSession)).toEqual({ [slug]: 'MEMBER' });
+    expect(await rolesBySlug(stack, unknownSession)).toEqual({ [slug]: 'MEMBER' });
 
     // The preview and the switch judge the claim as a login would: backed by the directory, or nothing.
     const preview = await stack.gqlOk(
@@ -571,10 +523,12 @@ describe('Advanced Group Mappings: refusals and non-grants', () => {
       [unknown, null],
     ]);
     expect((await enable(parent.organizationId, owner)).userErrors).toEqual([]);
-    expect(await roles(unknownSession)).toEqual({});
+    expect(await rolesBySlug(stack, unknownSession)).toEqual({});
     // At login: the directory's member group counts, the owner group it does not know does not.
-    expect(await roles(await ssoLogin(connection, tenant, pushed))).toEqual({ [slug]: 'MEMBER' });
-    expect(await roles(await ssoLogin(connection, tenant, unknown))).toEqual({});
+    expect(await rolesBySlug(stack, await ssoSignIn(stack, connection, tenant, pushed))).toEqual({
+      [slug]: 'MEMBER',
+    });
+    expect(await rolesBySlug(stack, await ssoSignIn(stack, connection, tenant, unknown))).toEqual({});
     const dryRun = await stack.gqlOk(
       GroupMappingsDryRunDocument,
       { parentId: parent.parentId, input: { groups: [member, ownerGroup] } },

@@ -4,7 +4,6 @@
 import { createServer, type Server } from 'node:http';
 import { inflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { IdpTenant } from '../../simulators/idp/index.js';
 import { StaffRole } from '../../src/modules/sessions/user.entity.js';
 import {
   DomainRemoveDocument,
@@ -34,8 +33,8 @@ import {
   browserFor,
   capturedParent,
   samlConnection,
-  samlRoundTrip,
   testAndActivate,
+  ssoSignIn,
 } from '../support/identity.js';
 import { startStack, type Stack, uniqueEmail } from '../support/stack.js';
 
@@ -68,18 +67,6 @@ describe('SSO connections', () => {
     await stack?.close();
   });
 
-  async function ssoLogin(
-    connection: SsoConnectionFieldsFragment,
-    tenant: IdpTenant,
-    email: string,
-  ): Promise<string> {
-    tenant.setLoginAs(email);
-    const browser = browserFor(stack);
-    const response = await samlRoundTrip(stack, browser, connection.loginUrl);
-    expect(response.headers.get('location')).toBe('/');
-    return browser.cookie('ci_session')!;
-  }
-
   async function pendingLogin(
     connection: SsoConnectionFieldsFragment,
   ): Promise<{ browser: Browser; requestId: string }> {
@@ -109,7 +96,7 @@ describe('SSO connections', () => {
     expect(connection).toMatchObject({ metadataUrl: tenant.metadataUrl, idpEntityId: tenant.entityId });
     await testAndActivate(stack, parent, connection.id, tenant);
     // Activation ended the owner's session: from now on the owner signs in through SSO too.
-    const owner = await ssoLogin(connection, tenant, parent.owner.email);
+    const owner = await ssoSignIn(stack, connection, tenant, parent.owner.email);
 
     // A response signed with the current key, before the rotation.
     const before = await pendingLogin(connection);
@@ -129,7 +116,7 @@ describe('SSO connections', () => {
         await before.browser.postForm(connection.acsUrl!, { SAMLResponse: oldSigned.SAMLResponse })
       ).headers.get('location'),
     ).toBe('/');
-    await ssoLogin(connection, tenant, employee);
+    await ssoSignIn(stack, connection, tenant, employee);
 
     // The IdP drops the old certificate; after the refresh, only the new key is accepted.
     const stale = await pendingLogin(connection);
@@ -238,7 +225,7 @@ describe('SSO connections', () => {
     tenant.addUser({ email: parent.owner.email, firstName: 'T', lastName: 'G', groups: [] });
     const connection = await samlConnection(stack, parent, tenant);
     await testAndActivate(stack, parent, connection.id, tenant);
-    const session = await ssoLogin(connection, tenant, parent.owner.email);
+    const session = await ssoSignIn(stack, connection, tenant, parent.owner.email);
     expect(
       (await stack.gqlOk(LoginCodeRequestDocument, { input: { email: parent.owner.email } })).loginCodeRequest
         .userErrors[0]?.code,
@@ -266,7 +253,7 @@ describe('SSO connections', () => {
     tenant.addUser({ email: parent.owner.email, firstName: 'L', lastName: 'P', groups: [] });
     const connection = await samlConnection(stack, parent, tenant);
     await testAndActivate(stack, parent, connection.id, tenant);
-    const session = await ssoLogin(connection, tenant, parent.owner.email);
+    const session = await ssoSignIn(stack, connection, tenant, parent.owner.email);
     expect((await stack.gqlOk(LoginStartDocument, { email: parent.owner.email })).loginStart.route).toBe(
       'SSO',
     );
@@ -350,15 +337,15 @@ describe('SSO connections', () => {
       jitDefaultRole: 'MEMBER',
     });
     await testAndActivate(stack, parent, connection.id, tenant);
-    const owner = await ssoLogin(connection, tenant, parent.owner.email);
-    const first = await ssoLogin(connection, tenant, employee);
+    const owner = await ssoSignIn(stack, connection, tenant, parent.owner.email);
+    const first = await ssoSignIn(stack, connection, tenant, employee);
     expect((await stack.gqlOk(OrganizationsDocument, {}, first)).organizations.edges).toEqual([]);
     await stack.gqlOk(
       OrganizationJitUpdateDocument,
       { id: parent.organizationId, input: { enabled: true } },
       owner,
     );
-    const second = await ssoLogin(connection, tenant, employee);
+    const second = await ssoSignIn(stack, connection, tenant, employee);
     expect(
       (await stack.gqlOk(OrganizationsDocument, {}, second)).organizations.edges.map(
         (e) => e.node.viewerRole,
@@ -385,13 +372,13 @@ describe('SSO connections', () => {
       'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress',
     );
     await testAndActivate(stack, parent, connection.id, tenant);
-    const first = await ssoLogin(connection, tenant, employee);
+    const first = await ssoSignIn(stack, connection, tenant, employee);
     expect((await stack.gqlOk(MeDocument, {}, first)).me).toMatchObject({
       email: employee,
       name: 'Erin Before',
     });
     tenant.updateUser(employee, { lastName: 'After' });
-    const second = await ssoLogin(connection, tenant, employee);
+    const second = await ssoSignIn(stack, connection, tenant, employee);
     expect((await stack.gqlOk(MeDocument, {}, second)).me).toMatchObject({
       email: employee,
       name: 'Erin After',
@@ -406,8 +393,8 @@ describe('SSO connections', () => {
     tenant.addUser({ email: employee, firstName: 'L', lastName: 'V', groups: [] });
     const connection = await samlConnection(stack, parent, tenant);
     await testAndActivate(stack, parent, connection.id, tenant);
-    const ownerSession = await ssoLogin(connection, tenant, parent.owner.email);
-    const employeeSession = await ssoLogin(connection, tenant, employee);
+    const ownerSession = await ssoSignIn(stack, connection, tenant, parent.owner.email);
+    const employeeSession = await ssoSignIn(stack, connection, tenant, employee);
 
     tenant.removeUser(employee);
     // "The user will remain logged in until you click Remove."

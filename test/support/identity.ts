@@ -6,6 +6,7 @@ import {
   DomainAddDocument,
   DomainRefreshDocument,
   OrganizationCreateDocument,
+  OrganizationsDocument,
   OrganizationWithParentDocument,
   SsoConnectionActivateDocument,
   SsoConnectionCreateDocument,
@@ -86,6 +87,26 @@ export async function testAndActivate(
     parent.owner.token,
   );
   expect(activated.ssoConnectionActivate.connection?.state).toBe('ACTIVE');
+}
+
+/** An employee's SP-initiated SAML sign-in through `connection`; returns the new session token. */
+export async function ssoSignIn(
+  stack: Stack,
+  connection: Pick<SsoConnectionFieldsFragment, 'loginUrl'>,
+  tenant: IdpTenant,
+  email: string,
+): Promise<string> {
+  tenant.setLoginAs(email);
+  const browser = browserFor(stack);
+  const response = await samlRoundTrip(stack, browser, connection.loginUrl);
+  expect(response.headers.get('location')).toBe('/');
+  return browser.cookie('ci_session')!;
+}
+
+/** The organizations a session reaches, by slug, with its role in each. */
+export async function rolesBySlug(stack: Stack, session: string): Promise<Record<string, string | null>> {
+  const { organizations } = await stack.gqlOk(OrganizationsDocument, { first: 100 }, session);
+  return Object.fromEntries(organizations.edges.map((e) => [e.node.slug, e.node.viewerRole]));
 }
 
 /** Runs the SP-initiated SAML round trip in `browser` from our start URL; returns our ACS's answer. */

@@ -116,91 +116,72 @@ export async function scimRoutes(app: FastifyInstance, services: Services): Prom
       );
       router.get('/Schemas', async (_request, reply) => send(reply, 200, listOf(SCHEMAS)));
 
-      router.get<{ Params: Params; Querystring: ListQuery }>('/Users', async (request, reply) =>
-        send(reply, 200, await scim.listUsers(em(), dir(request), base(request), request.query)),
-      );
-      router.get<{ Params: Params; Querystring: ListQuery }>('/Users/:id', async (request, reply) =>
-        answer(
-          reply,
-          await scim.getUser(em(), dir(request), base(request), request.params.id, request.query),
-        ),
-      );
-      router.post<{ Params: Params }>('/Users', async (request, reply) =>
-        answer(reply, await scim.createUser(em(), dir(request), base(request), request.body)),
-      );
-      router.put<{ Params: Params }>('/Users/:id', async (request, reply) =>
-        answer(
-          reply,
-          await scim.replaceUser(
-            em(),
-            dir(request),
-            base(request),
-            request.params.id,
-            request.body,
-            ifMatch(request),
+      // Users and Groups answer the same protocol (RFC 7644 3.3 to 3.6); the service holds what differs.
+      const resources = [
+        {
+          path: '/Users',
+          list: scim.listUsers,
+          get: scim.getUser,
+          create: scim.createUser,
+          replace: scim.replaceUser,
+          patch: scim.patchUser,
+          remove: scim.deleteUser,
+        },
+        {
+          path: '/Groups',
+          list: scim.listGroups,
+          get: scim.getGroup,
+          create: scim.createGroup,
+          replace: scim.replaceGroup,
+          patch: scim.patchGroup,
+          remove: scim.deleteGroup,
+        },
+      ];
+      for (const resource of resources) {
+        const one = `${resource.path}/:id`;
+        router.get<{ Params: Params; Querystring: ListQuery }>(resource.path, async (request, reply) =>
+          send(reply, 200, await resource.list.call(scim, em(), dir(request), base(request), request.query)),
+        );
+        router.get<{ Params: Params; Querystring: ListQuery }>(one, async (request, reply) =>
+          answer(
+            reply,
+            await resource.get.call(
+              scim,
+              em(),
+              dir(request),
+              base(request),
+              request.params.id,
+              request.query,
+            ),
           ),
-        ),
-      );
-      router.patch<{ Params: Params }>('/Users/:id', async (request, reply) =>
-        answer(
-          reply,
-          await scim.patchUser(
-            em(),
-            dir(request),
-            base(request),
-            request.params.id,
-            request.body,
-            ifMatch(request),
-          ),
-        ),
-      );
-      router.delete<{ Params: Params }>('/Users/:id', async (request, reply) => {
-        await scim.deleteUser(em(), dir(request), request.params.id, ifMatch(request));
-        return reply.code(204).send();
-      });
-
-      router.get<{ Params: Params; Querystring: ListQuery }>('/Groups', async (request, reply) =>
-        send(reply, 200, await scim.listGroups(em(), dir(request), base(request), request.query)),
-      );
-      router.get<{ Params: Params; Querystring: ListQuery }>('/Groups/:id', async (request, reply) =>
-        answer(
-          reply,
-          await scim.getGroup(em(), dir(request), base(request), request.params.id, request.query),
-        ),
-      );
-      router.post<{ Params: Params }>('/Groups', async (request, reply) =>
-        answer(reply, await scim.createGroup(em(), dir(request), base(request), request.body)),
-      );
-      router.put<{ Params: Params }>('/Groups/:id', async (request, reply) =>
-        answer(
-          reply,
-          await scim.replaceGroup(
-            em(),
-            dir(request),
-            base(request),
-            request.params.id,
-            request.body,
-            ifMatch(request),
-          ),
-        ),
-      );
-      router.patch<{ Params: Params }>('/Groups/:id', async (request, reply) =>
-        answer(
-          reply,
-          await scim.patchGroup(
-            em(),
-            dir(request),
-            base(request),
-            request.params.id,
-            request.body,
-            ifMatch(request),
-          ),
-        ),
-      );
-      router.delete<{ Params: Params }>('/Groups/:id', async (request, reply) => {
-        await scim.deleteGroup(em(), dir(request), request.params.id, ifMatch(request));
-        return reply.code(204).send();
-      });
+        );
+        router.post<{ Params: Params }>(resource.path, async (request, reply) =>
+          answer(reply, await resource.create.call(scim, em(), dir(request), base(request), request.body)),
+        );
+        for (const [method, write] of [
+          ['put', resource.replace],
+          ['patch', resource.patch],
+        ] as const) {
+          router[method]<{ Params: Params }>(one, async (request, reply) =>
+            answer(
+              reply,
+              await write.call(
+                scim,
+                em(),
+                dir(request),
+                base(request),
+                request.params.id,
+                request.body,
+                ifMatch(request),
+              ),
+            ),
+          );
+        }
+        router.delete<{ Params: Params }>(one, async (request, reply) => {
+          await resource.remove.call(scim, em(), dir(request), request.params.id, ifMatch(request));
+          return reply.code(204).send();
+        });
+      }
     },
     { prefix: '/scim/v2/:directoryId' },
   );

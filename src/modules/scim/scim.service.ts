@@ -82,6 +82,8 @@ export const GROUP_FILTER: FilterSchema = {
 /** Where a list endpoint reads from; the alias is the one its filter schema's SQL is written against. */
 export interface ListSource<T> {
   entity: EntityClass<T>;
+  /** The SCIM resource name, as errors name it. */
+  resource: string;
   table: string;
   alias: string;
   filter: FilterSchema;
@@ -89,12 +91,14 @@ export interface ListSource<T> {
 
 export const USERS: ListSource<DirectoryUser> = {
   entity: DirectoryUser,
+  resource: 'User',
   table: 'directory_users',
   alias: 'u',
   filter: USER_FILTER,
 };
 const GROUPS: ListSource<DirectoryGroup> = {
   entity: DirectoryGroup,
+  resource: 'Group',
   table: 'directory_groups',
   alias: 'g',
   filter: GROUP_FILTER,
@@ -171,7 +175,7 @@ export class ScimService {
     id: string,
     query: ListQuery,
   ): Promise<WriteResult> {
-    const user = await this.findUser(em, directory, id);
+    const user = await this.find(em, USERS, directory, id);
     return {
       resource: project(renderUser(user, base), query.attributes, query.excludedAttributes),
       status: 200,
@@ -213,7 +217,7 @@ export class ScimService {
   ): Promise<WriteResult> {
     const resource = requireSchema(body, USER_SCHEMA);
     return this.write(em, async (tx, after) => {
-      const user = await this.findUser(tx, directory, id, true);
+      const user = await this.find(tx, USERS, directory, id, true);
       checkVersion(user.version, ifMatch);
       if (resource.id !== undefined && resource.id !== user.id)
         throw new ScimError(400, 'mutability', 'id is immutable.');
@@ -233,7 +237,7 @@ export class ScimService {
   ): Promise<WriteResult> {
     const operations = patchOperations(body);
     return this.write(em, async (tx, after) => {
-      const user = await this.findUser(tx, directory, id, true);
+      const user = await this.find(tx, USERS, directory, id, true);
       checkVersion(user.version, ifMatch);
       const wasActive = user.active;
       for (const op of operations) applyUserOperation(user, op);
@@ -243,7 +247,7 @@ export class ScimService {
 
   async deleteUser(em: EntityManager, directory: Directory, id: string, ifMatch?: string): Promise<void> {
     await this.write(em, async (tx, after) => {
-      const user = await this.findUser(tx, directory, id, true);
+      const user = await this.find(tx, USERS, directory, id, true);
       checkVersion(user.version, ifMatch);
       this.collect(after, await this.provisioning.reconcile(tx, directory, user, { deleted: true }));
       tx.remove(user);
@@ -278,7 +282,7 @@ export class ScimService {
     id: string,
     query: ListQuery,
   ): Promise<WriteResult> {
-    const group = await this.findGroup(em, directory, id);
+    const group = await this.find(em, GROUPS, directory, id);
     const members = await this.membersOf(em, group);
     return {
       resource: project(renderGroup(group, members, base), query.attributes, query.excludedAttributes),
@@ -324,7 +328,7 @@ export class ScimService {
   ): Promise<WriteResult> {
     const resource = requireSchema(body, GROUP_SCHEMA);
     return this.write(em, async (tx) => {
-      const group = await this.findGroup(tx, directory, id, true);
+      const group = await this.find(tx, GROUPS, directory, id, true);
       checkVersion(group.version, ifMatch);
       const displayName = toText(resource.displayName, 'displayName');
       if (!displayName) throw scimBadValue('displayName is required.');
@@ -348,7 +352,7 @@ export class ScimService {
   ): Promise<WriteResult> {
     const operations = patchOperations(body);
     return this.write(em, async (tx) => {
-      const group = await this.findGroup(tx, directory, id, true);
+      const group = await this.find(tx, GROUPS, directory, id, true);
       checkVersion(group.version, ifMatch);
       const before = (await this.membersOf(tx, group)).map((m) => m.id);
       for (const op of operations) await this.applyGroupOperation(tx, directory, group, op);
@@ -359,7 +363,7 @@ export class ScimService {
 
   async deleteGroup(em: EntityManager, directory: Directory, id: string, ifMatch?: string): Promise<void> {
     await this.write(em, async (tx) => {
-      const group = await this.findGroup(tx, directory, id, true);
+      const group = await this.find(tx, GROUPS, directory, id, true);
       checkVersion(group.version, ifMatch);
       const before = (await this.membersOf(tx, group)).map((m) => m.id);
       tx.remove(group);
@@ -576,36 +580,22 @@ export class ScimService {
     return { total: total?.n ?? 0, startIndex, items: ids.map((r) => byId.get(r.id)!) };
   }
 
-  private async findUser(
+  /** One resource of the directory (locked for a write when asked); any other id reads as not found. */
+  private async find<T extends object>(
     em: EntityManager,
+    source: ListSource<T>,
     directory: Directory,
     id: string,
     lock = false,
-  ): Promise<DirectoryUser> {
-    if (!isUuid(id)) throw scimNotFound('User');
-    const user = await em.findOne(
-      DirectoryUser,
-      { id, directory: directory.id },
+  ): Promise<T> {
+    if (!isUuid(id)) throw scimNotFound(source.resource);
+    const found = await em.findOne(
+      source.entity,
+      { id, directory: directory.id } as never,
       lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {},
     );
-    if (!user) throw scimNotFound('User');
-    return user;
-  }
-
-  private async findGroup(
-    em: EntityManager,
-    directory: Directory,
-    id: string,
-    lock = false,
-  ): Promise<DirectoryGroup> {
-    if (!isUuid(id)) throw scimNotFound('Group');
-    const group = await em.findOne(
-      DirectoryGroup,
-      { id, directory: directory.id },
-      lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {},
-    );
-    if (!group) throw scimNotFound('Group');
-    return group;
+    if (!found) throw scimNotFound(source.resource);
+    return found;
   }
 }
 
