@@ -4,6 +4,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from './config/config.js';
 import type { Clock } from './lib/clock.js';
 import { createEventBus, type EventBus } from './lib/events.js';
+import { MembershipEvents } from './modules/members/membership-events.js';
 import type { Logger } from './lib/logger.js';
 import type { RateLimits } from './lib/rate-limits.js';
 import { MailOutbox } from './mail/outbox.js';
@@ -74,7 +75,8 @@ export function createServices(deps: {
   const audit = new AuditService(clock, access);
   const sessions = new SessionService(config, clock, outbox, audit, access, deps.rateLimits);
   const organizations = new OrganizationService(clock, audit, access);
-  const members = new MemberService(config, clock, outbox, audit, access, sessions, events);
+  const members = new MemberService(config, clock, outbox, audit, access, sessions);
+  deps.orm.em.getEventManager().registerSubscriber(new MembershipEvents(events, deps.orm.em));
   const parents = new ParentOrganizationService(clock, outbox, audit, access);
   const merges = new MergeService(config, clock, outbox, audit, access, events, deps.rateLimits);
   const staff = new StaffService(clock, audit);

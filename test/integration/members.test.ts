@@ -12,6 +12,8 @@ import {
   OrganizationsDocument,
   AuditEventsDocument,
 } from '../generated/graphql.js';
+import { Membership } from '../../src/modules/members/membership.entity.js';
+import { MemberRole } from '../../src/modules/organizations/roles.js';
 import { startStack, type Stack, uniqueEmail } from '../support/stack.js';
 import { print } from 'graphql';
 
@@ -359,6 +361,39 @@ describe('organizations and members', () => {
         ['REMOVED', 'DEVELOPER', member.email],
       ]);
       expect(watcher.errors).toEqual([]);
+    });
+
+    // Changes made by JIT, SCIM, group mappings or merges flush Membership rows like the console does; the
+    // event follows the commit of the outermost transaction, whatever shape the write took.
+    it('publishes after the outermost commit, never for a rolled-back change', async () => {
+      const member = await join(orgId, 'USER');
+      const watcher = collect(admin.token, orgId);
+      await watcher.ready;
+      await new Promise((r) => setTimeout(r, 100));
+      const em = stack.app.orm.em.fork();
+      const mine = { organization: orgId, user: member.userId };
+      await expect(
+        em.transactional(async (tx) => {
+          (await tx.findOneOrFail(Membership, mine)).role = MemberRole.DEVELOPER;
+          await tx.flush();
+          throw new Error('rolled back after the flush');
+        }),
+      ).rejects.toThrow('rolled back');
+      await em.transactional(async (outer) => {
+        await outer.transactional(async (inner) => {
+          (await inner.findOneOrFail(Membership, mine)).role = MemberRole.BILLING;
+        });
+        await new Promise((r) => setTimeout(r, 200));
+        expect(watcher.events).toEqual([]);
+      });
+      const alone = stack.app.orm.em.fork();
+      (await alone.findOneOrFail(Membership, mine)).role = MemberRole.DEVELOPER;
+      await alone.flush();
+      await expect.poll(() => watcher.events.length, { timeout: 5_000 }).toBe(2);
+      expect(watcher.events.map((e) => [e.change, e.role, e.email])).toEqual([
+        ['ROLE_CHANGED', 'BILLING', member.email],
+        ['ROLE_CHANGED', 'DEVELOPER', member.email],
+      ]);
     });
 
     it('refuses non-admins and strangers', async () => {

@@ -4,7 +4,6 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../../config/config.js';
 import { addSeconds, type Clock } from '../../lib/clock.js';
 import { DomainError, notFound } from '../../lib/errors.js';
-import { type EventBus, MembershipChange } from '../../lib/events.js';
 import { isUuid } from '../../lib/ids.js';
 import { parseEmail } from '../../lib/names.js';
 import { paginate, type PageRequest } from '../../lib/page.js';
@@ -33,8 +32,6 @@ export interface AcceptedInvitation extends IssuedSession {
   membership: Membership;
 }
 
-type Published = { membership: Membership; change: MembershipChange };
-
 export class MemberService {
   constructor(
     private readonly config: Pick<Config, 'publicUrl' | 'invitationTtlSeconds'>,
@@ -43,7 +40,6 @@ export class MemberService {
     private readonly audit: AuditService,
     private readonly access: OrganizationAccess,
     private readonly sessions: SessionService,
-    private readonly events: EventBus,
   ) {}
 
   async list(scope: Scope, organizationId: string, page: PageRequest) {
@@ -110,7 +106,7 @@ export class MemberService {
       );
     if (!token || token.length > 200) throw invalid();
     const now = this.clock.now();
-    const { result, published } = await scope.em.transactional(async (em) => {
+    return scope.em.transactional(async (em) => {
       const invitation = await em.findOne(
         Invitation,
         { tokenHash: sha256(token) },
@@ -173,13 +169,8 @@ export class MemberService {
         before,
         after: { userId: user.id, email: user.email, role: membership.role, invitationId: invitation.id },
       });
-      return {
-        result: { ...issued, membership },
-        published: before ? null : { membership, change: MembershipChange.ADDED },
-      };
+      return { ...issued, membership };
     });
-    if (published) this.publish(published);
-    return result;
   }
 
   async updateRole(
@@ -188,13 +179,13 @@ export class MemberService {
     userId: string,
     role: MemberRole,
   ): Promise<Membership> {
-    const { membership, published } = await scope.em.transactional(async (em) => {
+    return scope.em.transactional(async (em) => {
       const { organization, membership: own } = await this.access.requireAdmin(scope, organizationId, {
         em,
         lock: true,
       });
       const target = await this.findActive(em, organization, userId);
-      if (target.role === role) return { membership: target, published: null };
+      if (target.role === role) return target;
       if (target.role === MemberRole.PRIMARY_OWNER) {
         throw new DomainError(MemberErrorCode.PRIMARY_OWNER_IMMUTABLE, 'The primary owner keeps that role.', [
           'userId',
@@ -220,15 +211,13 @@ export class MemberService {
         before,
         after: { role, userId: target.user.id },
       });
-      return { membership: target, published: { membership: target, change: MembershipChange.ROLE_CHANGED } };
+      return target;
     });
-    if (published) this.publish(published);
-    return membership;
   }
 
   /** Ends the member's access at once: their next request to the organization is refused. */
   async remove(scope: Scope, organizationId: string, userId: string): Promise<Membership> {
-    const membership = await scope.em.transactional(async (em) => {
+    return scope.em.transactional(async (em) => {
       const { organization, membership: own } = await this.access.requireAdmin(scope, organizationId, {
         em,
         lock: true,
@@ -262,8 +251,6 @@ export class MemberService {
       });
       return target;
     });
-    this.publish({ membership, change: MembershipChange.REMOVED });
-    return membership;
   }
 
   private async findActive(
@@ -323,17 +310,5 @@ export class MemberService {
         ['userId'],
       );
     }
-  }
-
-  private publish({ membership, change }: Published): void {
-    this.events.publish('MEMBERSHIP_CHANGED', membership.organization.id, {
-      organizationId: membership.organization.id,
-      membershipId: membership.id,
-      userId: membership.user.id,
-      email: membership.user.email,
-      change,
-      role: membership.role,
-      occurredAt: membership.updatedAt,
-    });
   }
 }
