@@ -11,9 +11,9 @@ export const baseConfig = defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
-    // Suites that need more than a fresh machine has (a Redis; PostgreSQL servers they stop and start) run
-    // apart: `npm run test:scale` and `npm run test:faults`; .ci/run runs both.
-    exclude: ['test/faults/**', 'test/scale/**', 'node_modules/**'],
+    // Suites that need more than a fresh machine has (a Redis; PostgreSQL servers they stop and start; a
+    // Chromium) run apart: `npm run test:scale`, `test:faults` and `test:browser`; .ci/run runs all three.
+    exclude: ['test/faults/**', 'test/scale/**', 'test/browser/**', 'node_modules/**'],
     globalSetup: ['test/support/global-setup.ts'],
     setupFiles: ['reflect-metadata'],
     testTimeout: 30_000,

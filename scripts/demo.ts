@@ -87,6 +87,7 @@ async function main(): Promise<number> {
   console.log(`
 ${bold('Still running (Ctrl-C stops everything):')}
 GraphQL:        ${w.url}/graphql (WebSocket subscriptions on the same path)
+Web console:    ${w.url}/console
 Login page:     ${w.url}/login
 Mail inbox:     ${w.mail.httpUrl}/messages  (sign-in codes arrive here)
 DNS records:    ${w.dns.httpUrl}/records

@@ -83,6 +83,7 @@ async function main(): Promise<void> {
     `Console Identity is running (${config.env}).`,
     `GraphQL:        ${url}/graphql (WebSocket subscriptions on the same path)`,
     `Public URL:     ${config.publicUrl}`,
+    `Web console:    ${config.publicUrl}/console (sign in with a code from the mail simulator's inbox)`,
     `Health:         ${url}/healthz  Ready: ${url}/readyz  Metrics: ${url}/metrics`,
     `Database:       ${database.description}`,
     ...lines,

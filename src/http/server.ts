@@ -25,11 +25,20 @@ import { domainMembershipRoutes } from '../modules/domains/domain-membership.rou
 import type { Services } from '../services.js';
 import { replyAccessStatus } from './access-status.js';
 import { LiveSockets } from './live-sockets.js';
+import { consoleRoutes } from './console.routes.js';
 import { createMetrics } from './metrics.js';
 import { requestScope } from './request-scope.js';
 import { sessionToken } from './session-cookie.js';
 
 const GRAPHQL_BODY_LIMIT = 128 * 1024;
+
+function originHost(origin: string): string | undefined {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return undefined;
+  }
+}
 
 export interface HttpServer {
   app: FastifyInstance;
@@ -90,6 +99,7 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
   const metrics = createMetrics();
 
   const formatGraphQLError = formatError(logger, { suggestions: config.graphqlIntrospection });
+  const publicOrigin = new URL(config.publicUrl).origin;
   const wsServer = new WebSocketServer({ server: app.server, path: '/graphql' });
   // A deprovisioned or signed-out-everywhere user loses their open subscriptions at once, not at the next event.
   const liveSockets = new LiveSockets();
@@ -108,7 +118,13 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
           authorization:
             typeof fromParams === 'string' ? fromParams : ctx.extra.request.headers.authorization,
         };
-        const cookies = app.parseCookie(ctx.extra.request.headers.cookie ?? '');
+        // A browser sends cookies with a WebSocket handshake from any site (no CORS, no SameSite for
+        // same-site subdomains), so the session cookie counts only on a handshake from our own origin.
+        const { origin, host, cookie } = ctx.extra.request.headers;
+        const cookies =
+          origin === undefined || origin === publicOrigin || originHost(origin) === host
+            ? app.parseCookie(cookie ?? '')
+            : {};
         const viewer = await services.sessions.authenticate(
           em,
           sessionToken(headers, cookies, config.session.cookieName),
@@ -187,6 +203,7 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
   oidcRoutes(app, services);
   googleRoutes(app, services);
   domainMembershipRoutes(app, services);
+  consoleRoutes(app, config);
 
   return {
     app,

@@ -160,7 +160,7 @@ describe('fresh-machine start (src/main.ts without DATABASE_URL)', () => {
     expect(normaliseBanner(banner)).toBe(normaliseBanner(readmeBanner()));
   });
 
-  it('answers GraphQL and is ready', async () => {
+  it('answers GraphQL, serves the web console and is ready', async () => {
     const response = await fetch(`${apiUrl}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -168,6 +168,10 @@ describe('fresh-machine start (src/main.ts without DATABASE_URL)', () => {
     });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ data: { __typename: 'Query' } });
+
+    const page = await fetch(`${apiUrl}/console`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<title>Identity settings · Console Identity</title>');
 
     const ready = await fetch(`${apiUrl}/readyz`);
     expect(ready.status).toBe(200);

@@ -44,7 +44,8 @@ export function mergeRoutes(app: FastifyInstance, services: Services): void {
            signedInAs === approverEmail
              ? form('approve', 'Approve') + form('decline', 'Decline')
              : `<p>Sign in as ${escapeHtml(approverEmail)} to approve or decline.</p>`
-         }`,
+         }
+         <p><a href="/console#/merge/${encodeURIComponent(token)}">Open in the console</a></p>`,
       );
     } catch (error) {
       return refusal(reply, error);

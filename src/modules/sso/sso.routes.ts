@@ -78,7 +78,7 @@ export function signedIn(reply: FastifyReply, services: Services, outcome: SsoOu
     reply.type('text/html; charset=utf-8');
     return page(
       'SSO test succeeded',
-      `<h1>Test succeeded</h1><p>${escapeHtml(outcome.connection.name)} signed in ${escapeHtml(outcome.email)}. You can now activate the connection; no session was changed.</p>`,
+      `<h1>Test succeeded</h1><p>${escapeHtml(outcome.connection.name)} signed in ${escapeHtml(outcome.email)}. You can now activate the connection; no session was changed.</p><p><a href="/console">Back to the console</a></p>`,
     );
   }
   setSessionCookie(reply, services.config.session, outcome.issued.token, outcome.issued.session.expiresAt);
@@ -220,16 +220,5 @@ export function ssoRoutes(app: FastifyInstance, services: Services): void {
         return reply.redirect(`/login?error=${encodeURIComponent(error.message)}`, 303);
       throw error;
     }
-  });
-
-  app.get('/', async (request, reply) => {
-    const scope = await requestScope(services, request);
-    reply.type('text/html; charset=utf-8');
-    return scope.viewer
-      ? page(
-          'Console Identity',
-          `<h1>Signed in</h1><p>You are signed in as ${escapeHtml(scope.viewer.email)}.</p>`,
-        )
-      : page('Console Identity', '<h1>Console Identity</h1><p><a href="/login">Sign in</a></p>');
   });
 }

@@ -1,0 +1,295 @@
+// The Identity settings console: who is signed in, which organization, and that organization's identity
+// settings (or why they are unavailable and the way to them). Routes live in the URL fragment:
+// #/org/<id> and #/merge/<token> (the link of a merge approval e-mail).
+import { gql, mutate, request } from './api.js';
+import { directorySection } from './directory.js';
+import { domainsSection } from './domains.js';
+import { actionButton, field, fill, form, h, section, select } from './dom.js';
+import { mappingsSection } from './mappings.js';
+import { membersSection } from './members.js';
+import { mergeScreen } from './merge.js';
+import { ssoSection } from './sso.js';
+
+const VIEWER = gql`
+  query ConsoleViewer {
+    me {
+      id
+      email
+    }
+  }
+`;
+const ORGANIZATIONS = gql`
+  query ConsoleOrganizations {
+    organizations(first: 100) {
+      nodes {
+        id
+        name
+        kind
+        viewerRole
+      }
+    }
+  }
+`;
+const SETTINGS = gql`
+  query ConsoleIdentitySettings($organizationId: ID!) {
+    identitySettings(organizationId: $organizationId) {
+      available
+      reason
+      routes
+      pendingRequestStatus
+      parentOrganization {
+        id
+        name
+      }
+    }
+  }
+`;
+const CONTACT_SALES = gql`
+  mutation ConsoleContactSales($organizationId: ID!, $input: ParentOrganizationRequestInput) {
+    parentOrganizationRequest(organizationId: $organizationId, input: $input) {
+      userErrors {
+        code
+        message
+      }
+    }
+  }
+`;
+const CREATE_ORGANIZATION = gql`
+  mutation ConsoleOrganizationCreate($input: OrganizationCreateInput!) {
+    organizationCreate(input: $input) {
+      userErrors {
+        code
+        message
+      }
+      organization {
+        id
+      }
+    }
+  }
+`;
+const LOGOUT = gql`
+  mutation ConsoleLogout {
+    logout {
+      revoked
+    }
+  }
+`;
+
+const ADMIN_ROLES = ['ADMIN', 'OWNER', 'PRIMARY_OWNER'];
+
+/**
+ * @typedef {{ id: string, name: string, kind: string, viewerRole: string }} Organization
+ * @typedef {{ me: { id: string, email: string } | null }} Viewer
+ * @typedef {{ available: boolean, reason: string | null, routes: string[], pendingRequestStatus: string | null,
+ *   parentOrganization: { id: string, name: string } | null }} IdentitySettings
+ */
+
+const header = /** @type {HTMLElement} */ (document.getElementById('top'));
+const main = /** @type {HTMLElement} */ (document.getElementById('main'));
+/** @type {(() => void)[]} */
+let leaving = [];
+
+async function route() {
+  for (const stop of leaving) stop();
+  leaving = [];
+  const onLeave = (/** @type {() => void} */ stop) => void leaving.push(stop);
+  /** @type {Viewer} */
+  const viewer = await request(VIEWER);
+  if (!viewer.me) return signedOutScreen();
+  /** @type {{ organizations: { nodes: Organization[] } }} */
+  const {
+    organizations: { nodes: organizations },
+  } = await request(ORGANIZATIONS);
+
+  const [, screen = '', argument = ''] = location.hash.split('/');
+  const current = organizations.find((org) => org.id === argument) ?? organizations[0];
+  renderHeader(viewer.me.email, organizations, current);
+  main.focus();
+  if (screen === 'merge')
+    return main.replaceChildren(mergeScreen(decodeURIComponent(argument), viewer.me.email));
+  if (!current)
+    return main.replaceChildren(
+      h('h1', {}, 'Identity settings'),
+      h('p', {}, 'You do not belong to any organization yet. Create one, or ask an admin to invite you.'),
+      createOrganizationForm(),
+    );
+  main.replaceChildren(await organizationScreen(current, viewer.me.id, onLeave));
+}
+
+/** @param {string} email @param {Organization[]} organizations @param {Organization | undefined} current */
+function renderHeader(email, organizations, current) {
+  const switcher = h(
+    'select',
+    { id: 'org-switcher' },
+    organizations.map((org) => h('option', { value: org.id, selected: org.id === current?.id }, org.name)),
+  );
+  switcher.addEventListener('change', () => {
+    location.hash = `#/org/${/** @type {HTMLSelectElement} */ (switcher).value}`;
+  });
+  fill(
+    header,
+    h('span', { class: 'brand' }, 'Console Identity'),
+    organizations.length > 0 &&
+      h('div', { class: 'field inline' }, h('label', { for: 'org-switcher' }, 'Organization'), switcher),
+    h('span', { class: 'muted' }, email),
+    actionButton(
+      'Sign out',
+      async () => {
+        await request(LOGOUT);
+        signedOutScreen();
+      },
+      { class: 'secondary' },
+    ),
+  );
+}
+
+/**
+ * @param {Organization} org
+ * @param {string} viewerId
+ * @param {(stop: () => void) => void} onLeave
+ */
+async function organizationScreen(org, viewerId, onLeave) {
+  /** @type {{ identitySettings: IdentitySettings }} */
+  const { identitySettings: settings } = await request(SETTINGS, { organizationId: org.id });
+  const isAdmin = ADMIN_ROLES.includes(org.viewerRole);
+  const members = membersSection(
+    { organizationId: org.id, parentId: '', onLeave },
+    { kind: org.kind, isAdmin, viewerId },
+  );
+  const parent = settings.parentOrganization;
+  if (!settings.available || !parent) {
+    return h('div', {}, h('h1', {}, 'Identity settings'), unavailable(org, settings), members);
+  }
+  const context = { organizationId: org.id, parentId: parent.id, onLeave };
+  return h(
+    'div',
+    {},
+    h('h1', {}, 'Identity settings'),
+    h('p', { class: 'muted' }, `Shared by every organization of ${parent.name}.`),
+    h(
+      'nav',
+      { 'aria-label': 'Sections' },
+      h(
+        'ul',
+        { class: 'plain row' },
+        [
+          ['domains', 'Domains'],
+          ['sso', 'SSO'],
+          ['scim', 'SCIM'],
+          ['mappings', 'Group mappings'],
+          ['members', 'Members'],
+        ].map(([id, label]) =>
+          h(
+            'li',
+            {},
+            h(
+              'a',
+              {
+                href: `#${id}`,
+                onclick: (/** @type {Event} */ event) => jumpTo(event, /** @type {string} */ (id)),
+              },
+              label,
+            ),
+          ),
+        ),
+      ),
+    ),
+    domainsSection(context),
+    ssoSection(context, signedOutScreen),
+    directorySection(context),
+    mappingsSection(context),
+    members,
+  );
+}
+
+/** In-page links must not change the route in the fragment. */
+/** @param {Event} event @param {string} id */
+function jumpTo(event, id) {
+  event.preventDefault();
+  const target = document.getElementById(id);
+  target?.scrollIntoView();
+  target?.querySelector('h2')?.setAttribute('tabindex', '-1');
+  /** @type {HTMLElement | null | undefined} */ (target?.querySelector('h2'))?.focus();
+}
+
+function createOrganizationForm() {
+  return form(
+    {
+      label: 'Create organization',
+      action: async (data) => {
+        const { organization } = await mutate(CREATE_ORGANIZATION, {
+          input: { name: String(data.get('name') ?? ''), kind: data.get('kind') },
+        });
+        location.hash = `#/org/${/** @type {{ id: string }} */ (organization).id}`;
+      },
+    },
+    h(
+      'div',
+      { class: 'row' },
+      field('name', 'Organization name', { required: true }),
+      select('kind', 'Kind', ['ENTERPRISE', 'API_CONSOLE']),
+    ),
+  );
+}
+
+/** Why identity settings are not available here, and the route to them. */
+/** @param {Organization} org @param {IdentitySettings} settings */
+function unavailable(org, settings) {
+  const reason =
+    settings.reason === 'FORBIDDEN'
+      ? 'Only admins of this organization can manage its identity settings.'
+      : `${org.name} has no parent organization yet. Identity settings (domains, SSO, SCIM) belong to a parent organization.`;
+  const routes = settings.routes.map((routeName) => {
+    if (routeName === 'ASK_AN_ADMIN') return h('p', {}, 'Ask an admin of this organization.');
+    if (routeName === 'MERGE_PROPOSAL')
+      return h(
+        'p',
+        {},
+        'If your company already has a parent organization, your account manager can propose a merge; an admin of each side approves it by e-mail.',
+      );
+    if (settings.pendingRequestStatus === 'PENDING')
+      return h('p', { role: 'status' }, 'Your request to sales is pending.');
+    const sent = h('p', { role: 'status' });
+    const contact = form(
+      {
+        label: 'Contact sales',
+        action: async (data) => {
+          await mutate(CONTACT_SALES, {
+            organizationId: org.id,
+            input: { message: String(data.get('message') ?? '') || undefined },
+          });
+          contact.replaceChildren(sent);
+          sent.textContent = 'Request sent. Sales will reply by e-mail.';
+        },
+      },
+      field('message', 'Message to sales (optional)'),
+    );
+    return contact;
+  });
+  return section('identity-unavailable', 'Not available', h('p', {}, reason), routes);
+}
+
+function signedOutScreen() {
+  for (const stop of leaving) stop();
+  leaving = [];
+  header.replaceChildren(h('span', { class: 'brand' }, 'Console Identity'));
+  main.replaceChildren(
+    h('h1', {}, 'Identity settings'),
+    h(
+      'p',
+      {},
+      'You are signed out. If your organization just turned on SSO, sign in again through your identity provider.',
+    ),
+    h('p', {}, h('a', { href: '/login', class: 'button' }, 'Sign in')),
+  );
+}
+
+window.addEventListener('hashchange', () => {
+  // Section links (#domains) scroll; only routes (#/…) change the screen.
+  if (location.hash.startsWith('#/') || location.hash === '') void route();
+});
+void route().catch((failure) => {
+  main.replaceChildren(
+    h('p', { class: 'error', role: 'alert' }, failure instanceof Error ? failure.message : String(failure)),
+  );
+});

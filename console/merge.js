@@ -1,0 +1,106 @@
+// A merge proposal from an approval e-mail's link: what it links, for which side, and approve or decline
+// (only as the addressee, signed in).
+import { gql, mutate, request } from './api.js';
+import { actionButton, fill, h, when } from './dom.js';
+import { panel } from './panel.js';
+
+const REVIEW = gql`
+  query ConsoleMergeReview($token: String!) {
+    mergeProposalReview(token: $token) {
+      approverEmail
+      side
+      proposal {
+        id
+        status
+        expiresAt
+        incomingApprovedAt
+        targetApprovedAt
+        incomingOrganization {
+          name
+        }
+        targetParent {
+          name
+        }
+      }
+    }
+  }
+`;
+const APPROVE = gql`
+  mutation ConsoleMergeApprove($token: String!) {
+    mergeProposalApprove(input: { token: $token }) {
+      userErrors {
+        code
+        message
+      }
+      proposal {
+        status
+      }
+    }
+  }
+`;
+const DECLINE = gql`
+  mutation ConsoleMergeDecline($token: String!) {
+    mergeProposalDecline(input: { token: $token }) {
+      userErrors {
+        code
+        message
+      }
+      proposal {
+        status
+      }
+    }
+  }
+`;
+
+/**
+ * @typedef {{ approverEmail: string, side: string, proposal: { id: string, status: string, expiresAt: string,
+ *   incomingApprovedAt: string | null, targetApprovedAt: string | null,
+ *   incomingOrganization: { name: string }, targetParent: { name: string } } }} Review
+ */
+
+/** @param {string} token @param {string} viewerEmail */
+export function mergeScreen(token, viewerEmail) {
+  const view = panel(async (body) => {
+    /** @type {{ mergeProposalReview: Review }} */
+    const { mergeProposalReview: review } = await request(REVIEW, { token });
+    const { proposal } = review;
+    const decide = (/** @type {string} */ mutation) => async () => {
+      await mutate(mutation, { token });
+      await view.reload();
+    };
+    fill(
+      body,
+      h('h2', {}, `Link ${proposal.incomingOrganization.name} to ${proposal.targetParent.name}?`),
+      h('p', {}, `Status: ${proposal.status.toLowerCase()}. Expires ${when(proposal.expiresAt)}.`),
+      h(
+        'p',
+        {},
+        `This approval is for the ${review.side === 'INCOMING' ? 'incoming organization' : 'parent organization'}, sent to ${review.approverEmail}.`,
+      ),
+      decision(review, viewerEmail, decide),
+    );
+  });
+  return h('div', {}, h('h1', {}, 'Merge proposal'), view.element);
+}
+
+/**
+ * What the reader of the link can do: approve or decline as the addressee, wait for the other side, or
+ * sign in as the addressee.
+ * @param {Review} review
+ * @param {string} viewerEmail
+ * @param {(mutation: string) => () => Promise<void>} decide
+ */
+function decision({ proposal, side, approverEmail }, viewerEmail, decide) {
+  if (proposal.status !== 'PENDING') return null;
+  const approvedAt = side === 'INCOMING' ? proposal.incomingApprovedAt : proposal.targetApprovedAt;
+  if (approvedAt)
+    return h('p', { role: 'status' }, `Your side approved ${when(approvedAt)}. Waiting for the other side.`);
+  if (approverEmail !== viewerEmail)
+    return h('p', { class: 'warning' }, `Sign in as ${approverEmail} to approve or decline.`);
+  return h(
+    'div',
+    { class: 'row' },
+    actionButton('Approve', decide(APPROVE)),
+    actionButton('Decline', decide(DECLINE), { class: 'danger' }),
+  );
+}
