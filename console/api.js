@@ -52,30 +52,54 @@ export async function mutate(query, variables) {
 
 /** @type {import('graphql-ws').Client | undefined} */
 let client;
+/** What to re-read after the socket reconnected: events sent while it was away are lost. */
+const resyncs = new Set();
+
+/** @param {string} message shown until the page is reloaded; empty clears it */
+function liveStatus(message) {
+  const status = document.getElementById('live-status');
+  if (status) status.textContent = message;
+}
 
 /**
  * Subscribes until the returned function is called. The server checks access on every event and
- * closes the socket when the session ends.
+ * closes the socket when the session ends; an error stops the live updates and says so on the page.
  * @template T
  * @param {string} query
  * @param {Record<string, unknown>} variables
  * @param {(data: T) => void} onData
+ * @param {() => void} resync re-reads what the subscription keeps current, after a reconnection
  * @returns {() => void}
  */
-export function subscribe(query, variables, onData) {
+export function subscribe(query, variables, onData, resync) {
   client ??= graphqlWs.createClient({
     url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`,
     lazy: true,
     retryAttempts: 5,
+    on: {
+      connected: (_socket, _payload, wasRetry) => {
+        if (!wasRetry) return;
+        liveStatus('');
+        for (const again of resyncs) again();
+      },
+    },
   });
-  return client.subscribe(
+  const stopped = (/** @type {string} */ why) =>
+    liveStatus(`Live updates stopped (${why}). Reload the page to see the latest state.`);
+  resyncs.add(resync);
+  const unsubscribe = client.subscribe(
     { query, variables },
     {
       next: (result) => {
-        if (result.data) onData(/** @type {T} */ (result.data));
+        if (result.errors?.length) stopped(result.errors[0]?.message ?? 'error');
+        else if (result.data) onData(/** @type {T} */ (result.data));
       },
-      error: () => {},
+      error: () => stopped('the connection was lost'),
       complete: () => {},
     },
   );
+  return () => {
+    resyncs.delete(resync);
+    unsubscribe();
+  };
 }

@@ -88,49 +88,88 @@ const header = /** @type {HTMLElement} */ (document.getElementById('top'));
 const main = /** @type {HTMLElement} */ (document.getElementById('main'));
 /** @type {(() => void)[]} */
 let leaving = [];
+/** Counts routes: a route that a newer one overtook while it waited for the API renders nothing. */
+let routes = 0;
 
-async function route() {
+function stopScreen() {
   for (const stop of leaving) stop();
   leaving = [];
-  const onLeave = (/** @type {() => void} */ stop) => void leaving.push(stop);
+}
+
+async function route() {
+  const generation = ++routes;
+  stopScreen();
+  const current = () => generation === routes;
+  /** @param {() => void} stop */
+  const onLeave = (stop) => (current() ? void leaving.push(stop) : stop());
   /** @type {Viewer} */
   const viewer = await request(VIEWER);
+  if (!current()) return;
   if (!viewer.me) return signedOutScreen();
   /** @type {{ organizations: { nodes: Organization[] } }} */
   const {
     organizations: { nodes: organizations },
   } = await request(ORGANIZATIONS);
+  if (!current()) return;
 
   const [, screen = '', argument = ''] = location.hash.split('/');
-  const current = organizations.find((org) => org.id === argument) ?? organizations[0];
-  renderHeader(viewer.me.email, organizations, current);
-  main.focus();
-  if (screen === 'merge')
-    return main.replaceChildren(mergeScreen(decodeURIComponent(argument), viewer.me.email));
-  if (!current)
-    return main.replaceChildren(
+  const shown = organizations.find((org) => org.id === argument) ?? organizations[0];
+  renderHeader(viewer.me.email, organizations, shown);
+  if (screen === 'merge') return show(mergeScreen(decodeURIComponent(argument), viewer.me.email, onLeave));
+  if (!shown)
+    return show(
       h('h1', {}, 'Identity settings'),
       h('p', {}, 'You do not belong to any organization yet. Create one, or ask an admin to invite you.'),
       createOrganizationForm(),
     );
-  main.replaceChildren(await organizationScreen(current, viewer.me.id, onLeave));
+  const screenElement = await organizationScreen(shown, viewer.me.id, onLeave);
+  if (current()) show(screenElement);
+}
+
+/** @param {import('./dom.js').Child[]} content */
+function show(...content) {
+  fill(main, ...content);
+  main.focus();
+}
+
+function navigate() {
+  route().catch((failure) =>
+    show(
+      h('p', { class: 'error', role: 'alert' }, failure instanceof Error ? failure.message : String(failure)),
+    ),
+  );
 }
 
 /** @param {string} email @param {Organization[]} organizations @param {Organization | undefined} current */
 function renderHeader(email, organizations, current) {
-  const switcher = h(
-    'select',
-    { id: 'org-switcher' },
-    organizations.map((org) => h('option', { value: org.id, selected: org.id === current?.id }, org.name)),
+  // Opened by its button, not on every change: arrowing through a closed select fires a change per key.
+  const switcher = /** @type {HTMLFormElement} */ (
+    h(
+      'form',
+      { class: 'row switcher' },
+      h(
+        'div',
+        { class: 'field inline' },
+        h('label', { for: 'org-switcher' }, 'Organization'),
+        h(
+          'select',
+          { id: 'org-switcher', name: 'organization' },
+          organizations.map((org) =>
+            h('option', { value: org.id, selected: org.id === current?.id }, org.name),
+          ),
+        ),
+      ),
+      h('button', { type: 'submit', class: 'secondary' }, 'Open'),
+    )
   );
-  switcher.addEventListener('change', () => {
-    location.hash = `#/org/${/** @type {HTMLSelectElement} */ (switcher).value}`;
+  switcher.addEventListener('submit', (event) => {
+    event.preventDefault();
+    location.hash = `#/org/${new FormData(switcher).get('organization')}`;
   });
   fill(
     header,
     h('span', { class: 'brand' }, 'Console Identity'),
-    organizations.length > 0 &&
-      h('div', { class: 'field inline' }, h('label', { for: 'org-switcher' }, 'Organization'), switcher),
+    organizations.length > 0 && switcher,
     h('span', { class: 'muted' }, email),
     actionButton(
       'Sign out',
@@ -152,10 +191,7 @@ async function organizationScreen(org, viewerId, onLeave) {
   /** @type {{ identitySettings: IdentitySettings }} */
   const { identitySettings: settings } = await request(SETTINGS, { organizationId: org.id });
   const isAdmin = ADMIN_ROLES.includes(org.viewerRole);
-  const members = membersSection(
-    { organizationId: org.id, parentId: '', onLeave },
-    { kind: org.kind, isAdmin, viewerId },
-  );
+  const members = membersSection({ organizationId: org.id, onLeave }, { kind: org.kind, isAdmin, viewerId });
   const parent = settings.parentOrganization;
   if (!settings.available || !parent) {
     return h('div', {}, h('h1', {}, 'Identity settings'), unavailable(org, settings), members);
@@ -270,8 +306,8 @@ function unavailable(org, settings) {
 }
 
 function signedOutScreen() {
-  for (const stop of leaving) stop();
-  leaving = [];
+  routes++;
+  stopScreen();
   header.replaceChildren(h('span', { class: 'brand' }, 'Console Identity'));
   main.replaceChildren(
     h('h1', {}, 'Identity settings'),
@@ -284,12 +320,5 @@ function signedOutScreen() {
   );
 }
 
-window.addEventListener('hashchange', () => {
-  // Section links (#domains) scroll; only routes (#/…) change the screen.
-  if (location.hash.startsWith('#/') || location.hash === '') void route();
-});
-void route().catch((failure) => {
-  main.replaceChildren(
-    h('p', { class: 'error', role: 'alert' }, failure instanceof Error ? failure.message : String(failure)),
-  );
-});
+window.addEventListener('hashchange', navigate);
+navigate();

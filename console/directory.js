@@ -1,8 +1,21 @@
 // SCIM directories: create (the bearer token is shown once), rotate the token, last sync and "Sync Now",
 // updated live when a sync finishes.
 import { gql, mutate, request, subscribe } from './api.js';
-import { actionButton, announce, copyField, field, form, h, section, select, when } from './dom.js';
+import {
+  actionButton,
+  announce,
+  confirmDialog,
+  copyField,
+  field,
+  fill,
+  form,
+  h,
+  section,
+  select,
+  when,
+} from './dom.js';
 import { panel } from './panel.js';
+import { PROVIDERS } from './sso.js';
 
 const DIRECTORIES = gql`
   query ConsoleDirectories($parentId: ID!) {
@@ -83,16 +96,19 @@ const SYNCED = gql`
 export function directorySection({ parentId, onLeave }) {
   // The token exists only in the mutation's answer: kept on screen until the next change, never re-read.
   const tokenNotice = h('div', { class: 'token-notice' });
-  /** @param {string} token */
-  const showToken = (token) =>
-    tokenNotice.replaceChildren(
+  /** @param {string} name @param {unknown} token */
+  const showToken = (name, token) => {
+    if (typeof token !== 'string') throw new Error('The server answered without a token: try again.');
+    fill(
+      tokenNotice,
       h(
         'p',
         { class: 'warning', role: 'status' },
-        'Copy this bearer token into your IdP now: it is shown once.',
+        `Copy the bearer token of ${name} into your IdP now: it is shown once.`,
       ),
       copyField('SCIM bearer token', token),
     );
+  };
 
   const list = panel(async (body) => {
     /** @type {{ directories: { nodes: Directory[] } }} */
@@ -109,10 +125,15 @@ export function directorySection({ parentId, onLeave }) {
     );
   });
   onLeave(
-    subscribe(SYNCED, { parentId }, () => {
-      announce('Directory sync finished');
-      void list.reload();
-    }),
+    subscribe(
+      SYNCED,
+      { parentId },
+      () => {
+        announce('Directory sync finished');
+        void list.reload();
+      },
+      list.reload,
+    ),
   );
 
   /** @param {Directory} directory */
@@ -158,7 +179,9 @@ export function directorySection({ parentId, onLeave }) {
         actionButton(
           'Rotate token',
           async () => {
-            showToken(String((await mutate(ROTATE, { id: directory.id })).token));
+            const question = `Rotate the token of ${directory.name}? The current token stops working 10 minutes from now.`;
+            if (!(await confirmDialog(question, 'Rotate'))) return;
+            showToken(directory.name, (await mutate(ROTATE, { id: directory.id })).token);
           },
           { class: 'secondary', 'aria-label': `Rotate the token of ${directory.name}` },
         ),
@@ -179,7 +202,7 @@ export function directorySection({ parentId, onLeave }) {
           },
         });
         create.reset();
-        showToken(String(payload.token));
+        showToken(String(data.get('name')), payload.token);
         await list.reload();
       },
     },
@@ -187,7 +210,7 @@ export function directorySection({ parentId, onLeave }) {
       'div',
       { class: 'row' },
       field('name', 'Name', { required: true, placeholder: 'Okta' }),
-      select('provider', 'Identity provider', ['OKTA', 'ENTRA_ID', 'GOOGLE_WORKSPACE', 'GENERIC']),
+      select('provider', 'Identity provider', PROVIDERS),
       field('pushUrl', 'IdP push URL (for Sync Now)', { type: 'url' }),
     ),
   );

@@ -49,7 +49,7 @@ export function copyButton(text, label) {
 /** A value to copy, shown whole in a read-only field with its copy button. */
 /** @param {string} label @param {string} value */
 export function copyField(label, value) {
-  const id = `copy-${Math.random().toString(36).slice(2)}`;
+  const id = controlId('copy');
   return h(
     'div',
     { class: 'copy-field' },
@@ -87,8 +87,27 @@ export function when(value) {
 }
 
 /**
+ * Runs `action` for a control: the control is disabled meanwhile and a failure is written to `error`
+ * (a live region that stays in the page, so screen readers announce what lands in it).
+ * @param {HTMLElement} control
+ * @param {HTMLElement} error
+ * @param {() => Promise<void>} action
+ */
+async function run(control, error, action) {
+  error.textContent = '';
+  control.setAttribute('disabled', '');
+  try {
+    await action();
+  } catch (failure) {
+    error.textContent = failure instanceof Error ? failure.message : String(failure);
+  } finally {
+    control.removeAttribute('disabled');
+  }
+}
+
+/**
  * A form whose submit runs `action` with its fields; errors are shown in the form, not lost.
- * @param {{ label: string, busyLabel?: string, action: (data: FormData) => Promise<void> }} options
+ * @param {{ label: string, action: (data: FormData) => Promise<void> }} options
  * @param {(Child | Child[])[]} fields
  */
 export function form({ label, action }, ...fields) {
@@ -97,17 +116,9 @@ export function form({ label, action }, ...fields) {
   const element = /** @type {HTMLFormElement} */ (
     h('form', {}, ...fields, h('div', { class: 'row' }, submit), error)
   );
-  element.addEventListener('submit', async (event) => {
+  element.addEventListener('submit', (event) => {
     event.preventDefault();
-    error.textContent = '';
-    submit.setAttribute('disabled', '');
-    try {
-      await action(new FormData(element));
-    } catch (failure) {
-      error.textContent = failure instanceof Error ? failure.message : String(failure);
-    } finally {
-      submit.removeAttribute('disabled');
-    }
+    void run(submit, error, () => action(new FormData(element)));
   });
   return element;
 }
@@ -121,29 +132,22 @@ export function form({ label, action }, ...fields) {
 export function actionButton(label, action, attrs = {}) {
   const error = h('span', { class: 'error', role: 'alert' });
   const button = h('button', { type: 'button', ...attrs }, label);
-  button.addEventListener('click', async () => {
-    error.textContent = '';
-    button.setAttribute('disabled', '');
-    try {
-      await action();
-    } catch (failure) {
-      error.textContent = failure instanceof Error ? failure.message : String(failure);
-    } finally {
-      button.removeAttribute('disabled');
-    }
-  });
+  button.addEventListener('click', () => void run(button, error, action));
   return h('span', { class: 'action' }, button, error);
 }
 
+/** A unique id for a control and its label. @param {string} name */
+const controlId = (name) => `field-${name}-${Math.random().toString(36).slice(2, 9)}`;
+
 /** @param {string} name @param {string} label @param {Record<string, string | boolean>} [attrs] */
 export function field(name, label, attrs = {}) {
-  const id = `field-${name}-${Math.random().toString(36).slice(2, 7)}`;
+  const id = controlId(name);
   return h('div', { class: 'field' }, h('label', { for: id }, label), h('input', { id, name, ...attrs }));
 }
 
 /** @param {string} name @param {string} label @param {string[]} options @param {string} [selected] */
 export function select(name, label, options, selected) {
-  const id = `field-${name}-${Math.random().toString(36).slice(2, 7)}`;
+  const id = controlId(name);
   return h(
     'div',
     { class: 'field' },

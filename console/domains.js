@@ -147,6 +147,7 @@ export function domainsSection({ parentId, onLeave }) {
         announce(`${data.domainStatusChanged.name} is now ${data.domainStatusChanged.status.toLowerCase()}`);
         void list.reload();
       },
+      list.reload,
     ),
   );
 

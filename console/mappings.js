@@ -14,6 +14,10 @@ const MAPPINGS = gql`
         role
       }
     }
+  }
+`;
+const PREVIEW = gql`
+  query ConsoleMappingsPreview($organizationId: ID!) {
     advancedGroupMappingsPreview(organizationId: $organizationId) {
       actorLosesAdmin
       leavesNoAdmin
@@ -50,40 +54,49 @@ const UPDATE = gql`
 /** @param {import('./panel.js').ScreenContext} context */
 export function mappingsSection({ organizationId }) {
   const view = panel(async (body) => {
-    /** @type {{ organization: { advancedGroupMappings: boolean, groupMappingNames: { groupName: string, role: string }[] }, advancedGroupMappingsPreview: Preview }} */
+    /** @type {{ organization: { advancedGroupMappings: boolean, groupMappingNames: { groupName: string, role: string }[] } }} */
     const data = await request(MAPPINGS, { organizationId });
     const enabled = data.organization.advancedGroupMappings;
-    const preview = data.advancedGroupMappingsPreview;
+    /** @type {Preview | null} */
+    const preview = enabled
+      ? null
+      : /** @type {{ advancedGroupMappingsPreview: Preview }} */ (await request(PREVIEW, { organizationId }))
+          .advancedGroupMappingsPreview;
     const toggle = /** @type {HTMLInputElement} */ (
       h('input', { type: 'checkbox', role: 'switch', id: 'mappings-toggle', checked: enabled })
     );
     const error = h('p', { class: 'error', role: 'alert' });
-    toggle.addEventListener('change', async () => {
-      toggle.checked = enabled;
-      error.textContent = '';
+    // Asks with the impact as it is now, not as it was when the page loaded; the switch is held meanwhile.
+    const change = async () => {
       const turnOn = !enabled;
-      if (
-        turnOn &&
-        !(await confirmDialog('Turn on Advanced Group Mappings?', 'Turn on', impactList(preview)))
-      )
-        return;
+      if (turnOn) {
+        /** @type {{ advancedGroupMappingsPreview: Preview }} */
+        const now = await request(PREVIEW, { organizationId });
+        const impact = impactList(now.advancedGroupMappingsPreview);
+        if (!(await confirmDialog('Turn on Advanced Group Mappings?', 'Turn on', impact))) return;
+      }
       try {
         await mutate(UPDATE, { organizationId, input: { enabled: turnOn, force: false } });
       } catch (failure) {
-        if (!(failure instanceof ApiError && failure.code === 'LOCKOUT')) {
-          error.textContent = failure instanceof Error ? failure.message : String(failure);
-          return;
-        }
-        const forced = await confirmDialog(
-          failure.message,
-          'Turn on anyway',
-          h('p', { class: 'warning' }, 'Admins who have no mapped group lose access at once.'),
-        );
-        if (!forced) return;
+        if (!(failure instanceof ApiError && failure.code === 'LOCKOUT')) throw failure;
+        const warning = h('p', { class: 'warning' }, 'Admins who have no mapped group lose access at once.');
+        if (!(await confirmDialog(failure.message, 'Turn on anyway', warning))) return;
         await mutate(UPDATE, { organizationId, input: { enabled: true, force: true } });
       }
       announce(`Advanced Group Mappings ${turnOn ? 'on' : 'off'}`);
       await view.reload();
+    };
+    toggle.addEventListener('change', async () => {
+      toggle.checked = enabled;
+      error.textContent = '';
+      toggle.disabled = true;
+      try {
+        await change();
+      } catch (failure) {
+        error.textContent = failure instanceof Error ? failure.message : String(failure);
+      } finally {
+        toggle.disabled = false;
+      }
     });
     fill(
       body,
@@ -105,7 +118,7 @@ export function mappingsSection({ organizationId }) {
         { class: 'group-names' },
         data.organization.groupMappingNames.map((name) => copyField(`${name.role} group`, name.groupName)),
       ),
-      !enabled && h('div', { class: 'preview' }, h('h3', {}, 'If you turn it on now'), impactList(preview)),
+      preview && h('div', { class: 'preview' }, h('h3', {}, 'If you turn it on now'), impactList(preview)),
     );
   });
   return section('mappings', 'Advanced Group Mappings', view.element);

@@ -1,11 +1,15 @@
 // Members of one organization: invite by e-mail, change nothing the IdP owns, remove (access ends at once).
 import { gql, mutate, request, subscribe } from './api.js';
-import { actionButton, confirmDialog, field, form, h, section, select, when } from './dom.js';
+import { actionButton, confirmDialog, field, fill, form, h, section, select, when } from './dom.js';
 import { panel } from './panel.js';
 
 const MEMBERS = gql`
-  query ConsoleMembers($organizationId: ID!) {
-    members(organizationId: $organizationId, first: 100) {
+  query ConsoleMembers($organizationId: ID!, $after: String) {
+    members(organizationId: $organizationId, first: 100, after: $after) {
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
       nodes {
         id
         role
@@ -56,14 +60,53 @@ const ROLES = /** @type {Record<string, string[]>} */ ({
 /** @typedef {{ id: string, role: string, source: string, createdAt: string, user: { id: string, email: string, name: string | null } }} Member */
 
 /**
- * @param {import('./panel.js').ScreenContext} context
+ * @param {Pick<import('./panel.js').ScreenContext, 'organizationId' | 'onLeave'>} context
  * @param {{ kind: string, isAdmin: boolean, viewerId: string }} organization
  */
 export function membersSection({ organizationId, onLeave }, { kind, isAdmin, viewerId }) {
+  /** @param {Member} member */
+  const row = (member) =>
+    h(
+      'tr',
+      { 'data-member': member.user.email },
+      h('td', {}, member.user.email),
+      h('td', {}, member.role),
+      h('td', {}, member.source),
+      h('td', {}, when(member.createdAt)),
+      h(
+        'td',
+        {},
+        isAdmin &&
+          member.user.id !== viewerId &&
+          member.role !== 'PRIMARY_OWNER' &&
+          actionButton(
+            'Remove',
+            async () => {
+              const question = `Remove ${member.user.email}? Their access to this organization ends at once.`;
+              if (!(await confirmDialog(question, 'Remove'))) return;
+              await mutate(REMOVE, { organizationId, userId: member.user.id });
+              await list.reload();
+            },
+            { class: 'danger', 'aria-label': `Remove ${member.user.email}` },
+          ),
+      ),
+    );
+
   const list = panel(async (body) => {
-    /** @type {{ members: { nodes: Member[] } }} */
-    const data = await request(MEMBERS, { organizationId });
-    const rows = data.members.nodes;
+    const rows = h('tbody');
+    const more = h('div');
+    /** @param {string | null} after */
+    const load = async (after) => {
+      /** @type {{ members: { nodes: Member[], pageInfo: { hasNextPage: boolean, endCursor: string | null } } }} */
+      const { members } = await request(MEMBERS, { organizationId, after });
+      rows.append(...members.nodes.map(row));
+      fill(
+        more,
+        members.pageInfo.hasNextPage &&
+          actionButton('Show more members', () => load(members.pageInfo.endCursor)),
+      );
+    };
+    await load(null);
     body.append(
       h(
         'div',
@@ -81,47 +124,13 @@ export function membersSection({ organizationId, onLeave }, { kind, isAdmin, vie
               ['E-mail', 'Role', 'Added by', 'Since', ''].map((t) => h('th', { scope: 'col' }, t)),
             ),
           ),
-          h(
-            'tbody',
-            {},
-            rows.map((member) =>
-              h(
-                'tr',
-                { 'data-member': member.user.email },
-                h('td', {}, member.user.email),
-                h('td', {}, member.role),
-                h('td', {}, member.source),
-                h('td', {}, when(member.createdAt)),
-                h(
-                  'td',
-                  {},
-                  isAdmin &&
-                    member.user.id !== viewerId &&
-                    member.role !== 'PRIMARY_OWNER' &&
-                    actionButton(
-                      'Remove',
-                      async () => {
-                        if (
-                          !(await confirmDialog(
-                            `Remove ${member.user.email}? Their access to this organization ends at once.`,
-                            'Remove',
-                          ))
-                        )
-                          return;
-                        await mutate(REMOVE, { organizationId, userId: member.user.id });
-                        await list.reload();
-                      },
-                      { class: 'danger', 'aria-label': `Remove ${member.user.email}` },
-                    ),
-                ),
-              ),
-            ),
-          ),
+          rows,
         ),
       ),
+      more,
     );
   });
-  if (isAdmin) onLeave(subscribe(CHANGED, { organizationId }, () => void list.reload()));
+  if (isAdmin) onLeave(subscribe(CHANGED, { organizationId }, () => void list.reload(), list.reload));
 
   const invited = h('p', { role: 'status' });
   const invite = form(

@@ -1,7 +1,7 @@
 // A merge proposal from an approval e-mail's link: what it links, for which side, and approve or decline
 // (only as the addressee, signed in).
-import { gql, mutate, request } from './api.js';
-import { actionButton, fill, h, when } from './dom.js';
+import { gql, mutate, request, subscribe } from './api.js';
+import { actionButton, confirmDialog, fill, h, when } from './dom.js';
 import { panel } from './panel.js';
 
 const REVIEW = gql`
@@ -52,22 +52,36 @@ const DECLINE = gql`
   }
 `;
 
+const UPDATED = gql`
+  subscription ConsoleMergeUpdated($id: ID!) {
+    mergeProposalUpdated(id: $id) {
+      status
+    }
+  }
+`;
+
 /**
  * @typedef {{ approverEmail: string, side: string, proposal: { id: string, status: string, expiresAt: string,
  *   incomingApprovedAt: string | null, targetApprovedAt: string | null,
  *   incomingOrganization: { name: string }, targetParent: { name: string } } }} Review
  */
 
-/** @param {string} token @param {string} viewerEmail */
-export function mergeScreen(token, viewerEmail) {
+/**
+ * @param {string} token
+ * @param {string} viewerEmail
+ * @param {(stop: () => void) => void} onLeave
+ */
+export function mergeScreen(token, viewerEmail, onLeave) {
+  let live = false;
   const view = panel(async (body) => {
     /** @type {{ mergeProposalReview: Review }} */
     const { mergeProposalReview: review } = await request(REVIEW, { token });
     const { proposal } = review;
-    const decide = (/** @type {string} */ mutation) => async () => {
-      await mutate(mutation, { token });
-      await view.reload();
-    };
+    // The other side's approval, or the outcome, shows without a reload.
+    if (!live) {
+      live = true;
+      onLeave(subscribe(UPDATED, { id: proposal.id }, () => void view.reload(), view.reload));
+    }
     fill(
       body,
       h('h2', {}, `Link ${proposal.incomingOrganization.name} to ${proposal.targetParent.name}?`),
@@ -77,7 +91,10 @@ export function mergeScreen(token, viewerEmail) {
         {},
         `This approval is for the ${review.side === 'INCOMING' ? 'incoming organization' : 'parent organization'}, sent to ${review.approverEmail}.`,
       ),
-      decision(review, viewerEmail, decide),
+      decision(review, viewerEmail, async (mutation) => {
+        await mutate(mutation, { token });
+        await view.reload();
+      }),
     );
   });
   return h('div', {}, h('h1', {}, 'Merge proposal'), view.element);
@@ -88,7 +105,7 @@ export function mergeScreen(token, viewerEmail) {
  * sign in as the addressee.
  * @param {Review} review
  * @param {string} viewerEmail
- * @param {(mutation: string) => () => Promise<void>} decide
+ * @param {(mutation: string) => Promise<void>} decide
  */
 function decision({ proposal, side, approverEmail }, viewerEmail, decide) {
   if (proposal.status !== 'PENDING') return null;
@@ -97,10 +114,14 @@ function decision({ proposal, side, approverEmail }, viewerEmail, decide) {
     return h('p', { role: 'status' }, `Your side approved ${when(approvedAt)}. Waiting for the other side.`);
   if (approverEmail !== viewerEmail)
     return h('p', { class: 'warning' }, `Sign in as ${approverEmail} to approve or decline.`);
+  const decline = async () => {
+    const question = 'Decline this merge for good? A new proposal would be needed.';
+    if (await confirmDialog(question, 'Decline')) await decide(DECLINE);
+  };
   return h(
     'div',
     { class: 'row' },
-    actionButton('Approve', decide(APPROVE)),
-    actionButton('Decline', decide(DECLINE), { class: 'danger' }),
+    actionButton('Approve', () => decide(APPROVE)),
+    actionButton('Decline', decline, { class: 'danger' }),
   );
 }

@@ -7,6 +7,7 @@ import {
   confirmDialog,
   copyField,
   field,
+  fill,
   form,
   h,
   section,
@@ -107,7 +108,8 @@ const DELETE = gql`
   }
 `;
 
-const PROVIDERS = ['OKTA', 'GOOGLE_WORKSPACE', 'ENTRA_ID', 'GENERIC'];
+/** The identity providers, for SSO connections and SCIM directories alike. */
+export const PROVIDERS = ['OKTA', 'GOOGLE_WORKSPACE', 'ENTRA_ID', 'GENERIC'];
 
 /**
  * @typedef {{ id: string, name: string, protocol: string, provider: string, state: string, acsUrl: string | null,
@@ -160,6 +162,7 @@ export function ssoSection({ parentId, onLeave }, signedOut) {
   /** @param {Connection} connection */
   function card(connection) {
     const warning = connection.certificateExpiryWarning;
+    const testLink = h('p', { class: 'test-link' });
     return h(
       'li',
       { class: 'card', 'data-connection': connection.name },
@@ -203,6 +206,7 @@ export function ssoSection({ parentId, onLeave }, signedOut) {
             : `Test failed ${when(connection.lastTestedAt)}: ${connection.lastTestError ?? 'unknown reason'}.`
           : 'Not tested yet: a successful test sign-in is needed before activation.',
       ),
+      testLink,
       h(
         'div',
         { class: 'row' },
@@ -210,7 +214,17 @@ export function ssoSection({ parentId, onLeave }, signedOut) {
           'Test',
           async () => {
             const { testUrl } = await mutate(TEST, { id: connection.id });
-            window.open(String(testUrl), '_blank');
+            // A link the admin follows (a window opened after an await is blocked as a pop-up); without
+            // an opener, the IdP's pages cannot reach back into this one.
+            fill(
+              testLink,
+              h(
+                'a',
+                { href: String(testUrl), target: '_blank', rel: 'noopener noreferrer' },
+                'Open the test sign-in',
+              ),
+              ' in a new window, and sign in as yourself at the IdP. The result shows here when it ends.',
+            );
             awaitTest(connection);
           },
           { 'aria-label': `Test ${connection.name}` },
@@ -290,11 +304,12 @@ function addForm(parentId, reload) {
     field('clientId', 'Client ID'),
     field('clientSecret', 'Client secret', { type: 'password', autocomplete: 'off' }),
   );
-  protocol.querySelector('select')?.addEventListener('change', (event) => {
-    const isSaml = /** @type {HTMLSelectElement} */ (event.target).value === 'SAML';
-    saml.hidden = !isSaml;
-    oidc.hidden = isSaml;
-  });
+  const protocolSelect = /** @type {HTMLSelectElement} */ (protocol.querySelector('select'));
+  const showProtocol = () => {
+    saml.hidden = protocolSelect.value !== 'SAML';
+    oidc.hidden = protocolSelect.value === 'SAML';
+  };
+  protocolSelect.addEventListener('change', showProtocol);
   const element = form(
     {
       label: 'Add SSO',
@@ -319,6 +334,7 @@ function addForm(parentId, reload) {
           input: { ...input, name: text('name'), provider: data.get('provider') },
         });
         element.reset();
+        showProtocol();
         element.closest('details')?.removeAttribute('open');
         await reload();
       },

@@ -32,14 +32,6 @@ import { sessionToken } from './session-cookie.js';
 
 const GRAPHQL_BODY_LIMIT = 128 * 1024;
 
-function originHost(origin: string): string | undefined {
-  try {
-    return new URL(origin).host;
-  } catch {
-    return undefined;
-  }
-}
-
 export interface HttpServer {
   app: FastifyInstance;
   close(): Promise<void>;
@@ -99,7 +91,17 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
   const metrics = createMetrics();
 
   const formatGraphQLError = formatError(logger, { suggestions: config.graphqlIntrospection });
-  const publicOrigin = new URL(config.publicUrl).origin;
+  const { origin: publicOrigin, protocol: publicProtocol } = new URL(config.publicUrl);
+  // A page served from this host under another name than the public URL (in development) is ours too,
+  // on the public URL's scheme only: a plain-http page never rides an https deployment's cookie.
+  const sameSite = (origin: string, host: string | undefined): boolean => {
+    try {
+      const url = new URL(origin);
+      return url.host === host && url.protocol === publicProtocol;
+    } catch {
+      return false;
+    }
+  };
   const wsServer = new WebSocketServer({ server: app.server, path: '/graphql' });
   // A deprovisioned or signed-out-everywhere user loses their open subscriptions at once, not at the next event.
   const liveSockets = new LiveSockets();
@@ -122,7 +124,7 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
         // same-site subdomains), so the session cookie counts only on a handshake from our own origin.
         const { origin, host, cookie } = ctx.extra.request.headers;
         const cookies =
-          origin === undefined || origin === publicOrigin || originHost(origin) === host
+          origin === undefined || origin === publicOrigin || sameSite(origin, host)
             ? app.parseCookie(cookie ?? '')
             : {};
         const viewer = await services.sessions.authenticate(

@@ -134,9 +134,10 @@ describe.skipIf(chromiumMissing)('the web console in Chromium', () => {
 
     tenant.addUser({ email: parent.owner.email, firstName: 'Olive', lastName: 'Owner', groups: [] });
     tenant.setLoginAs(parent.owner.email);
+    await card.getByRole('button', { name: 'Test Okta' }).click();
     const [popup] = await Promise.all([
       page.waitForEvent('popup'),
-      card.getByRole('button', { name: 'Test Okta' }).click(),
+      card.getByRole('link', { name: 'Open the test sign-in' }).click(),
     ]);
     await popup.getByRole('heading', { name: 'Test succeeded' }).waitFor();
     await popup.close();
@@ -249,8 +250,8 @@ describe.skipIf(chromiumMissing)('the web console in Chromium', () => {
     await page.getByText('Your side approved').waitFor();
     expect(await page.getByRole('button', { name: 'Approve' }).count()).toBe(0);
 
+    // The other side approves elsewhere; this page learns it from its subscription.
     await stack.gqlOk(MergeProposalApproveDocument, { input: { token: ownerToken } }, owner.token);
-    await page.reload();
     await page.getByText('Status: completed.').waitFor();
     await page.goto(`${stack.url}/console#/org/${incoming.id}`);
     await page.getByText('Shared by every organization of').waitFor();

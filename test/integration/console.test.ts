@@ -104,10 +104,15 @@ describe('the web console', () => {
       const org = await createOrg(stack, admin.token, 'API_CONSOLE', 'WS Org');
       const member = await join(stack, org.id, 'USER', admin);
 
-      const foreign = await subscribeWithCookie(admin.token, 'https://evil.example', org.id);
-      await expect.poll(() => JSON.stringify(foreign.messages)).toContain('UNAUTHENTICATED');
+      const ours = new URL(stack.url);
+      for (const origin of ['https://evil.example', `https://${ours.host}`, 'null']) {
+        const foreign = await subscribeWithCookie(admin.token, origin, org.id);
+        await expect
+          .poll(() => JSON.stringify(foreign.messages), { message: origin })
+          .toContain('UNAUTHENTICATED');
+      }
 
-      const own = await subscribeWithCookie(admin.token, new URL(stack.url).origin, org.id);
+      const own = await subscribeWithCookie(admin.token, ours.origin, org.id);
       await new Promise((r) => setTimeout(r, 100));
       await stack.gqlOk(
         MemberRoleUpdateDocument,

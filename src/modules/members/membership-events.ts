@@ -55,8 +55,11 @@ export class MembershipEvents implements EventSubscriber {
     }
     if (changes.length === 0) return;
     // Inside a transaction the flush belongs to it; otherwise the unit of work opens its own.
+    // A unit of work's own transaction starts after this: what an earlier flush left (its transaction
+    // failed to begin, so no rollback came) is stale and replaced.
     const context = em.getTransactionContext();
-    const key = context ? rootTransaction(context) : uow;
+    if (!context) return void this.pending.set(uow, changes);
+    const key = rootTransaction(context);
     this.pending.set(key, [...(this.pending.get(key) ?? []), ...changes]);
   }
 
