@@ -52,8 +52,4 @@ export class Session {
     this.createdAt = now;
     this.expiresAt = expiresAt;
   }
-
-  isActive(now: Date): boolean {
-    return !this.revokedAt && this.expiresAt > now;
-  }
 }

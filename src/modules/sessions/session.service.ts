@@ -155,13 +155,22 @@ export class SessionService {
   /** Resolves a bearer token to its viewer, or null when unknown, expired or revoked. */
   async authenticate(em: EntityManager, token: string | undefined): Promise<Viewer | null> {
     if (!token || token.length > 200) return null;
-    const session = await em.findOne(Session, { tokenHash: sha256(token) }, { populate: ['user'] });
-    if (!session || !session.isActive(this.clock.now())) return null;
+    // Every request runs this: one indexed query. The user is mapped into the request's identity map, so
+    // resolvers that reach the viewer's account by reference read it without another query.
+    const [row] = await em.getConnection().execute<Array<Record<string, unknown>>>(
+      `select u.*, s.id as authenticated_session_id
+         from sessions s join users u on u.id = s.user_id
+        where s.token_hash = ? and s.revoked_at is null and s.expires_at > ?`,
+      [sha256(token), this.clock.now()],
+    );
+    if (!row) return null;
+    const { authenticated_session_id: sessionId, ...userRow } = row;
+    const user = em.map(User, userRow);
     return {
-      userId: session.user.id,
-      email: session.user.email,
-      staffRole: session.user.staffRole ?? null,
-      sessionId: session.id,
+      userId: user.id,
+      email: user.email,
+      staffRole: user.staffRole ?? null,
+      sessionId: sessionId as string,
     };
   }
 
