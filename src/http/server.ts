@@ -13,6 +13,7 @@ import type { Context } from '../graphql/context.js';
 import { formatError, unavailableBeforeExecution } from '../graphql/errors.js';
 import { checkSubscribe, costLimitPlugin, limitRules, parseOptions } from '../graphql/limits.js';
 import { graphqlSchema } from '../graphql/schema.js';
+import { rememberSource, sharedSubscribe } from '../graphql/shared-subscribe.js';
 import { AccessError } from '../lib/errors.js';
 import { uuidv7 } from '../lib/ids.js';
 import { memberRoutes } from '../modules/members/member.routes.js';
@@ -112,7 +113,12 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
   const wsCleanup = useServer<Record<string, unknown>>(
     {
       schema,
-      onSubscribe: (_ctx, _id, payload) => checkSubscribe(schema, payload),
+      onSubscribe: (_ctx, _id, payload) => {
+        const checked = checkSubscribe(schema, payload);
+        if ('document' in checked) rememberSource(checked.document, payload.query);
+        return checked;
+      },
+      subscribe: sharedSubscribe,
       context: async (ctx): Promise<Context> => {
         const em = orm.em.fork();
         const fromParams = ctx.connectionParams?.authorization;
