@@ -1,5 +1,5 @@
-import { filter, pipe } from '@graphql-yoga/subscription';
 import type { Scope } from '../lib/scope.js';
+import { filterEvents } from './async-iterables.js';
 
 /**
  * The checks made for one event, by the subscribers sharing a session and a check: a thousand tabs of
@@ -41,5 +41,5 @@ export async function guardedStream<T>(
     }
     return decided;
   };
-  return pipe(source(), filter(stillAllowed));
+  return filterEvents(source(), stillAllowed);
 }

@@ -1,7 +1,6 @@
 // Subscriptions that many clients hold alike (a thousand admins' tabs on one parent's domain status)
 // cost one execution per event, not one per subscriber: an event's result is shared by the subscribers
 // of the same document, variables and user. graphql-js would execute the selection again for each.
-import { map } from '@graphql-yoga/subscription';
 import {
   createSourceEventStream,
   type DocumentNode,
@@ -9,6 +8,7 @@ import {
   type ExecutionArgs,
   type ExecutionResult,
 } from 'graphql';
+import { mapEvents } from './async-iterables.js';
 import type { Context } from './context.js';
 
 /** The query text of each parsed document, as the client sent it: cheaper than printing it per event. */
@@ -34,7 +34,7 @@ export async function sharedSubscribe(
       ? undefined
       : JSON.stringify([source, args.operationName ?? null, args.variableValues ?? null, viewer]);
   const run = (event: unknown) => execute({ ...args, rootValue: event });
-  return map((event: unknown) => {
+  return mapEvents(stream as AsyncIterable<unknown>, (event) => {
     if (key === undefined || typeof event !== 'object' || event === null) return run(event);
     let results = resultsByEvent.get(event);
     if (!results) {
@@ -47,5 +47,5 @@ export async function sharedSubscribe(
       results.set(key, result);
     }
     return result;
-  })(stream);
+  });
 }

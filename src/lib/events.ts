@@ -2,7 +2,6 @@
 // (redis-events.ts). Services publish after their transaction commits, so subscribers never see a change
 // that was rolled back.
 import { setMaxListeners } from 'node:events';
-import { createPubSub } from '@graphql-yoga/subscription';
 import type { MergeProposalStatus } from '../modules/merges/merge-proposal.entity.js';
 import type { MemberRole } from '../modules/organizations/roles.js';
 
@@ -57,11 +56,80 @@ export type EventTopics = {
   MERGE_PROPOSAL_UPDATED: [proposalId: string, event: MergeProposalUpdatedEvent];
 };
 
-export type EventBus = ReturnType<typeof createEventBus>;
+type Topic = keyof EventTopics;
+/** A topic's payload: the event of a keyed topic (`[key, event]`), the only argument of the others. */
+type Payload<K extends Topic> = EventTopics[K] extends [unknown, infer P] ? P : EventTopics[K][0];
+/** What subscribe takes after the topic: the key of a keyed topic, nothing for the others. */
+type Key<K extends Topic> = EventTopics[K] extends [infer I, unknown] ? [key: I] : [];
 
-export function createEventBus(eventTarget?: EventTarget) {
+/** Events a subscriber has not taken yet; one that falls this far behind is ended, not buffered forever. */
+const MAX_QUEUED = 1_000;
+
+export interface EventBus {
+  publish<K extends Topic>(topic: K, ...args: EventTopics[K]): void;
+  subscribe<K extends Topic>(topic: K, ...key: Key<K>): AsyncIterableIterator<Payload<K>>;
+}
+
+export function createEventBus(eventTarget?: EventTarget): EventBus {
   const target = eventTarget ?? new EventTarget();
   // Each subscriber of a topic is one listener: a thousand on one parent's domains is use, not a leak.
   if (!eventTarget) setMaxListeners(0, target);
-  return createPubSub<EventTopics>({ eventTarget: target });
+  const name = (topic: string, key: unknown) => (key === undefined ? topic : `${topic}:${String(key)}`);
+  return {
+    publish(topic, ...args) {
+      const keyed = args.length === 2;
+      const event = new CustomEvent(name(topic, keyed ? args[0] : undefined), {
+        detail: (keyed ? args[1] : args[0]) ?? null,
+      });
+      target.dispatchEvent(event);
+    },
+    subscribe(topic, ...key) {
+      return listen(target, name(topic, key[0]));
+    },
+  };
+}
+
+/**
+ * One subscriber's events: handed straight to a waiting reader, else queued. Every subscriber of a topic
+ * gets the same event object, which guardedStream and sharedSubscribe key their shared work by.
+ */
+function listen<T>(target: EventTarget, type: string): AsyncIterableIterator<T> {
+  const queue: T[] = [];
+  let reader: ((result: IteratorResult<T>) => void) | undefined;
+  let ended = false;
+  const end = () => {
+    ended = true;
+    queue.length = 0;
+    target.removeEventListener(type, listener);
+    reader?.({ done: true, value: undefined });
+    reader = undefined;
+  };
+  const listener = (event: Event) => {
+    const value = (event as CustomEvent<T>).detail;
+    if (reader) {
+      const read = reader;
+      reader = undefined;
+      read({ done: false, value });
+    } else if (queue.length < MAX_QUEUED) queue.push(value);
+    else end();
+  };
+  target.addEventListener(type, listener);
+  return {
+    next() {
+      if (queue.length > 0) return Promise.resolve({ done: false, value: queue.shift()! });
+      if (ended) return Promise.resolve({ done: true, value: undefined });
+      return new Promise((resolve) => (reader = resolve));
+    },
+    return() {
+      end();
+      return Promise.resolve({ done: true, value: undefined });
+    },
+    throw(error?: unknown) {
+      end();
+      return Promise.reject(error);
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }
