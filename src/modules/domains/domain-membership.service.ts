@@ -37,7 +37,7 @@ interface Keyset {
 }
 
 /** Rows per query of the export: large enough to amortise the round trip, small enough to bound memory. */
-export const EXPORT_BATCH_SIZE = 2000;
+export const EXPORT_BATCH_SIZE = 1000;
 
 /**
  * Stands in for the missing membership id in the order and the keyset. Sorting before every real id is
