@@ -4,7 +4,7 @@
 // id), so pages never shift and the export reads constant-size batches whatever the number of rows.
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { badInput } from '../../lib/errors.js';
-import { isUuid } from '../../lib/ids.js';
+import { isUuid, NIL_UUID } from '../../lib/ids.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type Page, type PageRequest } from '../../lib/page.js';
 import type { Scope } from '../../lib/scope.js';
 import type { MembershipSource } from '../members/membership.entity.js';
@@ -43,7 +43,6 @@ export const EXPORT_BATCH_SIZE = 1000;
  * Stands in for the missing membership id in the order and the keyset. Sorting before every real id is
  * harmless: an account without memberships has exactly one row.
  */
-const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 const START: Keyset = { userId: NIL_UUID, membershipId: null };
 
 interface RawRow {

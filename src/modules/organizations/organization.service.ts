@@ -2,7 +2,8 @@ import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../../lib/clock.js';
 import { DomainError, forbidden, notFound } from '../../lib/errors.js';
-import { paginate, type PageRequest } from '../../lib/page.js';
+import { NIL_UUID } from '../../lib/ids.js';
+import { type Page, pageById, type PageRequest } from '../../lib/page.js';
 import type { Scope } from '../../lib/scope.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { Membership, MembershipSource } from '../members/membership.entity.js';
@@ -10,6 +11,7 @@ import { User } from '../sessions/user.entity.js';
 import type { OrganizationAccess } from './organization.access.js';
 import { Organization } from './organization.entity.js';
 import { OrganizationErrorCode } from './organization.errors.js';
+import type { OrganizationFields } from './organization.types.js';
 import { ParentOrganization } from './parent-organization.entity.js';
 import {
   CREATOR_ROLE,
@@ -38,6 +40,28 @@ export interface OrganizationCreateInput {
   name: string;
   kind: OrganizationKind;
   slug?: string | null;
+}
+
+/** A membership of the caller with what OrganizationType shows of its organization. */
+export interface MyOrganization {
+  id: string;
+  role: MemberRole;
+  organization: OrganizationFields;
+}
+
+interface MineRow {
+  id: string;
+  role: MemberRole;
+  organization_id: string;
+  name: string;
+  slug: string;
+  kind: OrganizationKind;
+  parent_id: string | null;
+  /** As the driver returns it: text, parsed as the ORM parses it. */
+  created_at: string;
+  advanced_group_mappings: boolean;
+  jit_enabled: boolean;
+  jit_default_role: MemberRole;
 }
 
 export class OrganizationService {
@@ -129,10 +153,37 @@ export class OrganizationService {
   }
 
   /** The caller's current memberships with their organizations. */
-  async listMine(scope: Scope, page: PageRequest) {
+  /**
+   * The caller's organizations with their role: one query read into plain values, neither the ORM's page
+   * query nor its entity mapping (each cost several times the database's own time on this hot path).
+   */
+  async listMine(scope: Scope, page: PageRequest): Promise<Page<MyOrganization>> {
     const viewer = this.access.requireViewer(scope);
-    return paginate(scope.em, Membership, { user: viewer.userId, removedAt: null }, page, {
-      populate: ['organization'],
+    const platform = scope.em.getPlatform();
+    return pageById(page, async (afterId, limit) => {
+      const rows = await scope.em.getConnection().execute<MineRow[]>(
+        `select m.id, m.role, o.id as organization_id, o.name, o.slug, o.kind, o.parent_id, o.created_at,
+                o.advanced_group_mappings, o.jit_enabled, o.jit_default_role
+           from memberships m join organizations o on o.id = m.organization_id
+          where m.user_id = ? and m.removed_at is null and m.id > ?
+          order by m.id limit ?`,
+        [viewer.userId, afterId ?? NIL_UUID, limit],
+      );
+      return rows.map((row) => ({
+        id: row.id,
+        role: row.role,
+        organization: {
+          id: row.organization_id,
+          name: row.name,
+          slug: row.slug,
+          kind: row.kind,
+          parent: row.parent_id ? { id: row.parent_id } : null,
+          createdAt: platform.parseDate(row.created_at),
+          advancedGroupMappings: row.advanced_group_mappings,
+          jitEnabled: row.jit_enabled,
+          jitDefaultRole: row.jit_default_role,
+        },
+      }));
     });
   }
 

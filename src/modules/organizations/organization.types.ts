@@ -6,6 +6,12 @@ import type { Organization } from './organization.entity.js';
 import { OrganizationErrorCode } from './organization.errors.js';
 import { MemberRole, OrganizationKind } from './roles.js';
 
+/** What OrganizationType shows of an organization: an entity, or the plain values of a list query. */
+export type OrganizationFields = Pick<
+  Organization,
+  'id' | 'name' | 'slug' | 'kind' | 'createdAt' | 'advancedGroupMappings' | 'jitEnabled' | 'jitDefaultRole'
+> & { parent?: { id: string } | null };
+
 registerEnumType(OrganizationKind, {
   name: 'OrganizationKind',
   description:
@@ -54,7 +60,7 @@ export class OrganizationType {
   /** Resolved by OrganizationResolver.parentOrganization. */
   parentOrganizationId!: string | null;
 
-  static from(organization: Organization, viewerRole: MemberRole): OrganizationType {
+  static from(organization: OrganizationFields, viewerRole: MemberRole): OrganizationType {
     return {
       id: organization.id,
       name: organization.name,
