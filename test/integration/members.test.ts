@@ -128,8 +128,15 @@ describe('organizations and members', () => {
       );
       expect(second.organizations.edges.map((e) => e.node.slug)).toEqual(['page-three']);
       expect(second.organizations.pageInfo.hasNextPage).toBe(false);
+      expect(second.organizations.pageInfo.hasPreviousPage).toBe(true);
       const tooMany = await stack.gql(OrganizationsDocument, { first: 101 }, user.token);
       expect(tooMany.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      // Cursors are opaque, but a forged one is a bad input, never a database error.
+      const forged = (keyset: unknown) => Buffer.from(JSON.stringify(keyset)).toString('base64url');
+      for (const after of ['not a cursor', forged(['not-a-uuid']), forged([1, 2]), forged({ id: 1 })]) {
+        const refused = await stack.gql(OrganizationsDocument, { first: 2, after }, user.token);
+        expect(refused.errors?.[0]?.extensions?.code, after).toBe('BAD_USER_INPUT');
+      }
     });
   });
 
