@@ -4,7 +4,7 @@
 // browser suite is skipped with this message; `.ci/run` installs it first (scripts/setup-chromium.sh).
 import { existsSync, mkdirSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { Stack } from '../support/stack.js';
+import { mailedSignInCode, type Stack } from '../support/stack.js';
 
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const chromiumMissing = existsSync(chromiumPath)
@@ -43,13 +43,10 @@ export async function signInThroughPage(page: Page, stack: Stack, email: string)
   await page.goto(`${stack.url}/console`);
   await page.getByRole('link', { name: 'Sign in' }).click();
   await page.getByLabel('Work e-mail').fill(email);
-  const before = stack.mail.messages({ to: email, subject: 'sign-in code' }).length;
-  await page.getByRole('button', { name: 'Continue' }).click();
-  const mails = await stack.mail.waitFor(
-    { to: email, subject: 'sign-in code' },
-    { timeoutMs: 10_000, count: before + 1 },
+  const code = await mailedSignInCode(stack.mail, email, () =>
+    page.getByRole('button', { name: 'Continue' }).click(),
   );
-  await page.getByLabel('Sign-in code').fill(/\b(\d{6})\b/.exec(mails.at(-1)!.text)![1]!);
+  await page.getByLabel('Sign-in code').fill(code);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { level: 1, name: 'Identity settings' }).waitFor();
 }

@@ -48,6 +48,24 @@ export interface Stack {
   close(): Promise<void>;
 }
 
+/**
+ * The code of the sign-in mail that `request` makes the product send: the newest code mail to the
+ * address once one more has arrived, whatever else the inbox holds.
+ */
+export async function mailedSignInCode(
+  mail: MailSimulator,
+  email: string,
+  request: () => Promise<void>,
+): Promise<string> {
+  const before = mail.messages({ to: email, subject: 'sign-in code' }).length;
+  await request();
+  const messages = await mail.waitFor(
+    { to: email, subject: 'sign-in code' },
+    { timeoutMs: 10_000, count: before + 1 },
+  );
+  return /\b(\d{6})\b/.exec(messages.at(-1)!.text)![1]!;
+}
+
 export function uniqueEmail(prefix = 'user', domain = 'example.com'): string {
   return `${prefix}-${randomBytes(4).toString('hex')}@${domain}`;
 }
@@ -150,17 +168,12 @@ export function apiClient(
         throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
       return result.data;
     },
-    // The newest code mail to the address is the one just requested, whatever else the inbox holds.
     async signIn(email) {
-      const before = mail.messages({ to: email, subject: 'sign-in code' }).length;
-      const requested = await api.gqlOk(LoginCodeRequestDocument, { input: { email } });
-      if (!requested.loginCodeRequest.sent)
-        throw new Error(JSON.stringify(requested.loginCodeRequest.userErrors));
-      const messages = await mail.waitFor(
-        { to: email, subject: 'sign-in code' },
-        { timeoutMs: 10_000, count: before + 1 },
-      );
-      const code = /\b(\d{6})\b/.exec(messages.at(-1)!.text)![1]!;
+      const code = await mailedSignInCode(mail, email, async () => {
+        const requested = await api.gqlOk(LoginCodeRequestDocument, { input: { email } });
+        if (!requested.loginCodeRequest.sent)
+          throw new Error(JSON.stringify(requested.loginCodeRequest.userErrors));
+      });
       if (options.clearInboxAfterSignIn) mail.clear();
       const verified = await api.gqlOk(LoginCodeVerifyDocument, { input: { email, code } });
       const signIn = verified.loginCodeVerify;

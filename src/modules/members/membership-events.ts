@@ -54,9 +54,8 @@ export class MembershipEvents implements EventSubscriber {
       });
     }
     if (changes.length === 0) return;
-    // Inside a transaction the flush belongs to it; otherwise the unit of work opens its own.
-    // A unit of work's own transaction starts after this: what an earlier flush left (its transaction
-    // failed to begin, so no rollback came) is stale and replaced.
+    // Inside a transaction the flush belongs to it. Otherwise the unit of work opens its own after this,
+    // and what an earlier flush of it left (its transaction failed to begin, so no rollback came) is stale.
     const context = em.getTransactionContext();
     if (!context) return void this.pending.set(uow, changes);
     const key = rootTransaction(context);

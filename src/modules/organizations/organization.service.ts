@@ -152,7 +152,6 @@ export class OrganizationService {
     return this.access.requireMember(scope, organizationId);
   }
 
-  /** The caller's current memberships with their organizations. */
   /**
    * The caller's organizations with their role: one query read into plain values, neither the ORM's page
    * query nor its entity mapping (each cost several times the database's own time on this hot path).
