@@ -320,5 +320,8 @@ function signedOutScreen() {
   );
 }
 
-window.addEventListener('hashchange', navigate);
+// Routes are fragments starting with #/; the skip link (#main) only moves the focus.
+window.addEventListener('hashchange', () => {
+  if (location.hash === '' || location.hash.startsWith('#/')) navigate();
+});
 navigate();
