@@ -11,7 +11,7 @@ import {
   MembersDocument,
 } from '../generated/graphql.js';
 import { type CapturedParent, capturedParent } from '../support/identity.js';
-import { scimClient } from '../support/scim.js';
+import { scimClient, type ScimResponse } from '../support/scim.js';
 import { startStack, type Stack, uniqueEmail } from '../support/stack.js';
 
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
@@ -196,6 +196,69 @@ describe('SCIM 2.0 server', () => {
       expect(byName.body.Resources?.[0]?.members).toBeUndefined();
       expect((await scim('DELETE', `/Groups/${id}`)).status).toBe(204);
       expect((await scim('GET', `/Groups/${id}`)).status).toBe(404);
+    });
+
+    it('writes a group of many members in one statement, and keeps none of a refused request', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 40; i++)
+        ids.push((await scim('POST', '/Users', oktaUser(uniqueEmail(`bulk${i}`, 'scim-corp.com')))).body.id!);
+      const statements: string[] = [];
+      const knex = stack.app.orm.em.getConnection().getKnex();
+      const record = (query: { sql: string }) => {
+        if (/directory_group_members/.test(query.sql) && /^\s*(with|insert)/i.test(query.sql))
+          statements.push(query.sql);
+      };
+      knex.on('query', record);
+      let created: ScimResponse;
+      try {
+        created = await scim('POST', '/Groups', {
+          schemas: [GROUP],
+          displayName: 'bulk',
+          members: ids.map((value) => ({ value })),
+        });
+      } finally {
+        knex.off('query', record);
+      }
+      expect(created.status).toBe(201);
+      expect(statements).toHaveLength(1);
+      // Multi-valued attributes have no order (RFC 7643 section 2.4).
+      const members = (body: ScimResponse['body']) =>
+        (body.members as Array<{ value: string }>).map((m) => m.value).sort();
+      expect(members(created.body)).toEqual([...ids].sort());
+      const group = created.body.id!;
+
+      // Adding members already in keeps one row each.
+      const extra = (await scim('POST', '/Users', oktaUser(uniqueEmail('bulk-extra', 'scim-corp.com')))).body
+        .id!;
+      const added = await scim('PATCH', `/Groups/${group}`, {
+        schemas: [PATCH],
+        Operations: [{ op: 'add', path: 'members', value: [{ value: ids[0] }, { value: extra }] }],
+      });
+      expect(added.status).toBe(200);
+      expect(members((await scim('GET', `/Groups/${group}`)).body)).toEqual([...ids, extra].sort());
+
+      // One unknown member refuses the whole request, and what the statement inserted is rolled back.
+      const unknown = '01890000-0000-7000-8000-000000000000';
+      const mixed = await scim('PATCH', `/Groups/${group}`, {
+        schemas: [PATCH],
+        Operations: [
+          { op: 'remove', path: 'members', value: [{ value: ids[1] }] },
+          { op: 'add', path: 'members', value: [{ value: unknown }] },
+        ],
+      });
+      expect(mixed).toMatchObject({ status: 400, body: { scimType: 'invalidValue' } });
+      expect(members((await scim('GET', `/Groups/${group}`)).body)).toEqual([...ids, extra].sort());
+      const refused = await scim('POST', '/Groups', {
+        schemas: [GROUP],
+        displayName: 'bulk-refused',
+        members: [{ value: ids[0] }, { value: unknown }],
+      });
+      expect(refused).toMatchObject({ status: 400, body: { scimType: 'invalidValue' } });
+      const byName = await scim(
+        'GET',
+        `/Groups?filter=${encodeURIComponent('displayName eq "bulk-refused"')}`,
+      );
+      expect(byName.body.totalResults).toBe(0);
     });
   });
 

@@ -362,8 +362,12 @@ describe('createSamlSchemaValidator', () => {
           `(${mb(afterValid - before)}); ${mb(after)} after 2,000 refusals more (${mb(after - afterValid)})`,
       );
       expect(diag.report()).toEqual({}); // every libxml2 object created in the loops was disposed
-      expect(afterValid - before).toBeLessThan(4 * 1024 * 1024);
-      expect(after - afterValid).toBeLessThan(4 * 1024 * 1024);
+      // The exact check is the line above. Process RSS moves by a few MB from run to run (allocator and
+      // JIT), so this bound is set at 8 KB per validation: far above that noise, and far below the leak it
+      // guards against (the usual samlify validator keeps over 1 MB per message, 2 GB over this loop).
+      const bound = 2_000 * 8 * 1024;
+      expect(afterValid - before).toBeLessThan(bound);
+      expect(after - afterValid).toBeLessThan(bound);
     } finally {
       diag.configure({ enabled: false });
     }

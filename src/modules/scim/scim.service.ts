@@ -5,7 +5,7 @@ import { type EntityClass, LockMode, UniqueConstraintViolationException } from '
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../../lib/clock.js';
 import type { EventBus } from '../../lib/events.js';
-import { isUuid } from '../../lib/ids.js';
+import { isUuid, uuidv7 } from '../../lib/ids.js';
 import { constantTimeEqual, sha256 } from '../../lib/secrets.js';
 import type { GroupMappingService } from '../mappings/group-mapping.service.js';
 import { Organization } from '../organizations/organization.entity.js';
@@ -298,23 +298,54 @@ export class ScimService {
     body: unknown,
   ): Promise<WriteResult> {
     const resource = requireSchema(body, GROUP_SCHEMA);
+    const displayName = toText(resource.displayName, 'displayName');
+    if (!displayName) throw scimBadValue('displayName is required.');
+    const members = directoryUserIds(memberIds(resource.members ?? []));
     return this.write(em, async (tx) => {
-      const displayName = toText(resource.displayName, 'displayName');
-      if (!displayName) throw scimBadValue('displayName is required.');
-      const existing = await tx.count(DirectoryGroup, { directory: directory.id, displayName });
-      if (existing > 0)
-        throw new ScimError(409, 'uniqueness', `A group named "${displayName}" already exists.`);
-      const group = new DirectoryGroup(
-        tx.getReference(Directory, directory.id),
-        displayName,
-        this.clock.now(),
-      );
+      const now = this.clock.now();
+      const group = new DirectoryGroup(tx.getReference(Directory, directory.id), displayName, now);
       group.externalId = toText(resource.externalId, 'externalId');
-      tx.persist(group);
-      const members = await this.directoryUsers(tx, directory, memberIds(resource.members ?? []));
-      for (const user of members) tx.persist(new DirectoryGroupMember(group, user));
-      await this.reevaluate(tx, directory, [], group);
-      return this.renderGroupResult(tx, group, base, 201);
+      // An IdP's first push creates hundreds of groups of thousands: the group, its members, and whether
+      // any organization maps groups are one statement, where the ORM would track an entity per member.
+      const [written] = await rows<{
+        created: boolean;
+        found: number;
+        members: GroupMemberRef[];
+        mapped: boolean;
+      }>(
+        tx,
+        `with created as (
+           insert into directory_groups (id, directory_id, display_name, external_id, version, created_at, updated_at)
+           select ?, ?, ?, ?, ?, ?, ?
+            where not exists (select 1 from directory_groups where directory_id = ? and display_name = ?)
+           returning id),
+         wanted as (${WANTED_MEMBERS}),
+         added as (insert into directory_group_members (id, group_id, member_id)
+                   select w.id, c.id, w.member_id from wanted w cross join created c)
+         select exists (select 1 from created) as created,
+                (select count(*)::int from wanted) as found,
+                (select coalesce(json_agg(json_build_object('id', w.member_id, 'userName', w.user_name)
+                                          order by w.id), '[]') from wanted w) as members,
+                exists (select 1 from organizations where parent_id = ? and advanced_group_mappings) as mapped`,
+        [
+          group.id,
+          directory.id,
+          displayName,
+          group.externalId ?? null,
+          group.version,
+          now,
+          now,
+          directory.id,
+          displayName,
+          ...wantedMembers(directory, members),
+          directory.parent.id,
+        ],
+      );
+      if (!written!.created)
+        throw new ScimError(409, 'uniqueness', `A group named "${displayName}" already exists.`);
+      if (written!.found !== members.length) throw notDirectoryUser();
+      if (written!.mapped) await this.reevaluate(tx, directory, [], group);
+      return { resource: renderGroup(group, written!.members, base), status: 201, version: group.version };
     });
   }
 
@@ -514,53 +545,58 @@ export class ScimService {
     ids: string[],
   ) {
     if (op === 'replace') return this.setMembers(tx, directory, group, ids);
-    if (op === 'add') {
-      const users = await this.directoryUsers(tx, directory, ids);
-      const existing = new Set((await tx.find(DirectoryGroupMember, { group })).map((m) => m.member.id));
-      for (const user of users) if (!existing.has(user.id)) tx.persist(new DirectoryGroupMember(group, user));
-      return;
-    }
+    if (op === 'add') return this.addMembers(tx, directory, group, ids);
     await tx.nativeDelete(DirectoryGroupMember, { group, member: { $in: ids.filter(isUuid) } });
   }
 
   private async setMembers(tx: EntityManager, directory: Directory, group: DirectoryGroup, ids: string[]) {
-    const users = await this.directoryUsers(tx, directory, ids);
     await tx.nativeDelete(DirectoryGroupMember, { group });
-    for (const user of users) tx.persist(new DirectoryGroupMember(group, user));
+    await this.addMembers(tx, directory, group, ids);
   }
 
-  /** Member ids must be users of this directory: another directory's ids are refused like unknown ones. */
-  private async directoryUsers(
-    tx: EntityManager,
-    directory: Directory,
-    ids: string[],
-  ): Promise<DirectoryUser[]> {
-    const unique = [...new Set(ids)];
-    if (unique.some((id) => !isUuid(id)))
-      throw scimBadValue('A member value is not a user id of this directory.');
-    const users = await tx.find(DirectoryUser, { id: { $in: unique }, directory: directory.id });
-    if (users.length !== unique.length)
-      throw scimBadValue('A member value is not a user id of this directory.');
-    return users;
+  /**
+   * Adds members in one statement whatever their number (an IdP's first push sends thousands), keeping
+   * those already in. Member ids must be users of this directory: another directory's ids are refused like
+   * unknown ones, and the refusal rolls back the request's transaction with what the statement inserted.
+   */
+  private async addMembers(tx: EntityManager, directory: Directory, group: DirectoryGroup, ids: string[]) {
+    const unique = directoryUserIds(ids);
+    if (unique.length === 0) return;
+    const [found] = await rows<{ n: number }>(
+      tx,
+      `with wanted as (${WANTED_MEMBERS}),
+            added as (insert into directory_group_members (id, group_id, member_id)
+                      select id, ?, member_id from wanted
+                      on conflict (group_id, member_id) do nothing)
+       select count(*)::int as n from wanted`,
+      [...wantedMembers(directory, unique), group.id],
+    );
+    if (found?.n !== unique.length) throw notDirectoryUser();
   }
 
   private async membersOf(em: EntityManager, group: DirectoryGroup) {
     return (await this.membersOfGroups(em, [group])).get(group.id) ?? [];
   }
 
-  /** Members of several groups in one query, so a list page costs the same whatever its size. */
+  /**
+   * Members of several groups in one query, so a list page costs the same whatever its size. Read as
+   * plain rows: a group of thousands must not become thousands of tracked entities.
+   */
   private async membersOfGroups(em: EntityManager, groups: DirectoryGroup[]) {
     const byGroup = new Map<string, GroupMemberRef[]>();
     if (groups.length === 0) return byGroup;
-    const members = await em.find(
-      DirectoryGroupMember,
-      { group: { $in: groups.map((g) => g.id) } },
-      { populate: ['member'], orderBy: { id: 'asc' } },
+    const members = await rows<{ group_id: string; id: string; user_name: string }>(
+      em,
+      `select gm.group_id, u.id, u.user_name
+         from directory_group_members gm join directory_users u on u.id = gm.member_id
+        where gm.group_id = any(?::uuid[])
+        order by gm.id`,
+      [groups.map((g) => g.id)],
     );
     for (const m of members) {
-      const list = byGroup.get(m.group.id) ?? [];
-      list.push({ id: m.member.id, userName: m.member.userName });
-      byGroup.set(m.group.id, list);
+      const list = byGroup.get(m.group_id) ?? [];
+      list.push({ id: m.id, userName: m.user_name });
+      byGroup.set(m.group_id, list);
     }
     return byGroup;
   }
@@ -688,6 +724,26 @@ export function patchOperations(body: unknown): PatchOperation[] {
     return { op, path: operation.path as string | undefined, value: operation.value };
   });
 }
+
+/**
+ * The rows of group members to write, with their new row ids: the users of the directory among the ids
+ * `wantedMembers` binds (fewer rows than ids means an id is not a user of this directory).
+ */
+const WANTED_MEMBERS = `select v.id, v.member_id, u.user_name
+                          from unnest(?::uuid[], ?::uuid[]) as v(id, member_id)
+                          join directory_users u on u.id = v.member_id and u.directory_id = ?`;
+
+function wantedMembers(directory: Directory, ids: string[]): unknown[] {
+  return [ids.map(() => uuidv7()), ids, directory.id];
+}
+
+/** Member ids without repeats; another directory's ids are refused like unknown ones (checked in SQL). */
+function directoryUserIds(ids: string[]): string[] {
+  if (ids.some((id) => !isUuid(id))) throw notDirectoryUser();
+  return [...new Set(ids)];
+}
+
+const notDirectoryUser = () => scimBadValue('A member value is not a user id of this directory.');
 
 function memberIds(value: unknown): string[] {
   if (!Array.isArray(value)) throw scimBadValue('members must be an array.');
@@ -819,9 +875,15 @@ function paging(query: ListQuery) {
   return { offset: startIndex - 1, limit, startIndex };
 }
 
-/** Filters compile to SQL with positional bindings; knex sends them as real parameters. */
+/**
+ * Filters compile to SQL with positional bindings; knex sends them as real parameters (an array as one
+ * PostgreSQL array), in the transaction of `em` if it has one.
+ */
 async function rows<T>(em: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
-  const result = await em.getKnex().raw(sql, params as never);
+  const query = em.getKnex().raw(sql, params as never);
+  const transaction = em.getTransactionContext();
+  if (transaction) query.transacting(transaction);
+  const result = await query;
   return result.rows as T[];
 }
 
