@@ -2,6 +2,7 @@
 // active user with an e-mail on the parent's verified domains becomes an account with memberships as
 // rule 11 says; an inactive or deleted one loses the memberships the directory granted and every session.
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { findBySql } from '../../db/plain-reads.js';
 import type { Clock } from '../../lib/clock.js';
 import { canonicalEmail, InvalidEmailError } from '../../lib/names.js';
 import type { Scope } from '../../lib/scope.js';
@@ -61,7 +62,8 @@ export class DirectoryProvisioning {
       };
     }
     const now = this.clock.now();
-    const existing = entry.user ?? (await em.findOne(User, { email }));
+    const existing =
+      entry.user ?? (await findBySql(em, User, 'select * from users where email = ? limit 1', [email]))[0];
     const user = existing ?? new User(email, now);
     if (!existing) {
       em.persist(user);
@@ -79,10 +81,12 @@ export class DirectoryProvisioning {
     if (name && user.name !== name) user.name = name;
     let provisioned = false;
     // The organizations of both channels in one read: JIT ones provision here, mapped ones by group.
-    const organizations = await em.find(Organization, {
-      parent: directory.parent.id,
-      $or: [{ jitEnabled: true }, { advancedGroupMappings: true }],
-    });
+    const organizations = await findBySql(
+      em,
+      Organization,
+      'select * from organizations where parent_id = ? and (jit_enabled or advanced_group_mappings)',
+      [directory.parent.id],
+    );
     const jit = organizations.filter((o) => o.jitEnabled && !o.advancedGroupMappings);
     // An account made just now has no memberships yet.
     const memberships =

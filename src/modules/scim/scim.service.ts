@@ -3,6 +3,7 @@
 // If-Match, and the error format. Every write re-applies provisioning in the same transaction.
 import { type EntityClass, LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { findBySql } from '../../db/plain-reads.js';
 import type { Clock } from '../../lib/clock.js';
 import type { EventBus } from '../../lib/events.js';
 import { isUuid, uuidv7 } from '../../lib/ids.js';
@@ -139,7 +140,10 @@ export class ScimService {
     const token = /^Bearer\s+(\S+)$/i.exec(authorization?.trim() ?? '')?.[1];
     const refuse = () => new ScimError(401, undefined, 'A valid bearer token of this directory is required.');
     if (!token || !isUuid(directoryId)) throw refuse();
-    const directory = await em.findOne(Directory, directoryId);
+    // Every SCIM request starts here: one plain read mapped into the request's identity map.
+    const [directory] = await findBySql(em, Directory, 'select * from directories where id = ? limit 1', [
+      directoryId,
+    ]);
     if (!directory) throw refuse();
     const hash = sha256(token);
     const current = constantTimeEqual(hash, directory.tokenHash);
@@ -194,15 +198,12 @@ export class ScimService {
       const user = new DirectoryUser(tx.getReference(Directory, directory.id), '', this.clock.now());
       applyUserResource(user, resource);
       tx.persist(user);
-      try {
+      // The row is written with the account link provisioning gives it, in one flush: a taken userName
+      // surfaces there and rolls the rest back.
+      await refuseTakenUserName(user, async () => {
+        this.collect(after, await this.provisioning.reconcile(tx, directory, user, { readded: true }));
         await tx.flush();
-      } catch (error) {
-        if (error instanceof UniqueConstraintViolationException) {
-          throw new ScimError(409, 'uniqueness', `A user with userName "${user.userName}" already exists.`);
-        }
-        throw error;
-      }
-      this.collect(after, await this.provisioning.reconcile(tx, directory, user, { readded: true }));
+      });
       return { resource: renderUser(user, base), status: 201, version: user.version };
     });
   }
@@ -430,14 +431,7 @@ export class ScimService {
   ) {
     user.version += 1;
     user.updatedAt = this.clock.now();
-    try {
-      await tx.flush();
-    } catch (error) {
-      if (error instanceof UniqueConstraintViolationException) {
-        throw new ScimError(409, 'uniqueness', `A user with userName "${user.userName}" already exists.`);
-      }
-      throw error;
-    }
+    await refuseTakenUserName(user, () => tx.flush());
     this.collect(after, await this.provisioning.reconcile(tx, directory, user, { readded }));
     return { resource: renderUser(user, base), status: 200, version: user.version };
   }
@@ -854,6 +848,23 @@ function parsePatchPath(path: string) {
     throw error;
   }
 }
+
+/** Runs `write`, answering 409 when it breaks the directory's unique userName (and no other constraint). */
+async function refuseTakenUserName(user: DirectoryUser, write: () => Promise<unknown>): Promise<void> {
+  try {
+    await write();
+  } catch (error) {
+    if (
+      error instanceof UniqueConstraintViolationException &&
+      (error as { constraint?: string }).constraint === USER_NAME_CONSTRAINT
+    ) {
+      throw new ScimError(409, 'uniqueness', `A user with userName "${user.userName}" already exists.`);
+    }
+    throw error;
+  }
+}
+
+const USER_NAME_CONSTRAINT = 'directory_users_directory_id_user_name_key_unique';
 
 function checkVersion(version: number, ifMatch?: string): void {
   if (

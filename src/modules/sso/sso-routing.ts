@@ -15,10 +15,17 @@ export interface SsoRoute {
 
 /** The verified domain covering `host`, longest match first, with its parent. */
 export async function capturingDomain(em: EntityManager, host: string): Promise<Domain | null> {
-  const labels = host.split('.');
-  const candidates = labels.slice(0, -1).map((_, i) => labels.slice(i).join('.'));
-  const verified = await em.find(Domain, { name: { $in: candidates }, status: DomainStatus.VERIFIED });
+  const verified = await em.find(Domain, {
+    name: { $in: candidateNames(host) },
+    status: DomainStatus.VERIFIED,
+  });
   return verified.sort((a, b) => b.name.length - a.name.length)[0] ?? null;
+}
+
+/** `host` and each of its ancestors short of the top-level label: the names a claim could be on. */
+function candidateNames(host: string): string[] {
+  const labels = host.split('.');
+  return labels.slice(0, -1).map((_, i) => labels.slice(i).join('.'));
 }
 
 export async function ssoRouteFor(em: EntityManager, canonicalEmail: string): Promise<SsoRoute | null> {
@@ -38,8 +45,12 @@ export async function isOnVerifiedDomain(
   parentId: string,
   canonicalEmail: string,
 ): Promise<boolean> {
-  const domain = await capturingDomain(em, emailDomain(canonicalEmail));
-  return domain?.parent.id === parentId;
+  // On every SCIM write and SSO sign-in: one plain read, the longest verified match as capturingDomain picks it.
+  const [capturing] = await em.execute<Array<{ parent_id: string }>>(
+    `select parent_id from domains where name in (?) and status = ? order by length(name) desc limit 1`,
+    [candidateNames(emailDomain(canonicalEmail)), DomainStatus.VERIFIED],
+  );
+  return capturing?.parent_id === parentId;
 }
 
 /** Where a browser starts SP-initiated sign-in through a connection. */

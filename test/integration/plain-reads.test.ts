@@ -1,0 +1,57 @@
+// findBySql serves hot paths (SCIM writes, SSO sign-in) in place of em.find: what it returns must behave
+// like what em.find returns, or the unit of work would write stale data or lose changes.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findBySql } from '../../src/db/plain-reads.js';
+import { Organization } from '../../src/modules/organizations/organization.entity.js';
+import { User } from '../../src/modules/sessions/user.entity.js';
+import { capturedParent } from '../support/identity.js';
+import { startStack, type Stack, uniqueEmail } from '../support/stack.js';
+
+describe('findBySql', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  const userByEmail = 'select * from users where email = ?';
+
+  it('maps rows to managed entities, columns to properties and foreign keys to references', async () => {
+    const parent = await capturedParent(stack, 'plain-reads.com');
+    const em = stack.app.orm.em.fork();
+    const [organization] = await findBySql(em, Organization, 'select * from organizations where id = ?', [
+      parent.organizationId,
+    ]);
+    expect(organization).toBeInstanceOf(Organization);
+    expect(organization!.parent!.id).toBe(parent.parentId);
+    expect(organization!.createdAt).toBeInstanceOf(Date);
+    expect(em.getUnitOfWork().getById(Organization.name, parent.organizationId)).toBe(organization);
+    expect(await em.findOne(Organization, parent.organizationId)).toBe(organization);
+  });
+
+  it('returns an entity already loaded as it is, unsaved changes included, and the flush writes them', async () => {
+    const email = uniqueEmail('plain');
+    await stack.app.orm.em.fork().persistAndFlush(new User(email, new Date()));
+    const em = stack.app.orm.em.fork();
+    const [user] = await findBySql(em, User, userByEmail, [email]);
+    user!.name = 'Changed, not flushed';
+    const [again] = await findBySql(em, User, userByEmail, [email]);
+    expect(again).toBe(user);
+    expect(again!.name).toBe('Changed, not flushed');
+    await em.flush();
+    const [saved] = await findBySql(stack.app.orm.em.fork(), User, userByEmail, [email]);
+    expect(saved!.name).toBe('Changed, not flushed');
+  });
+
+  it('reads inside the transaction of the entity manager it is given', async () => {
+    const email = uniqueEmail('plain-tx');
+    await stack.app.orm.em.fork().transactional(async (em) => {
+      em.persist(new User(email, new Date()));
+      await em.flush();
+      expect(await findBySql(em, User, userByEmail, [email])).toHaveLength(1);
+      expect(await findBySql(stack.app.orm.em.fork(), User, userByEmail, [email])).toHaveLength(0);
+    });
+  });
+});
