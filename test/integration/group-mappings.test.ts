@@ -644,6 +644,42 @@ describe('Advanced Group Mappings: refusals and non-grants', () => {
     expect(members.find((m) => m.user.email === email)?.role).toBe('MEMBER');
   });
 
+  it('applies a group pushed with its members at once where an organization maps groups', async () => {
+    const parent = await capturedParent(stack, 'postgroup-corp.com', 'Postgroup Corp');
+    const organization = (
+      await stack.gqlOk(OrganizationGroupMappingsDocument, { id: parent.organizationId }, parent.owner.token)
+    ).organization;
+    const memberGroup = organization.groupMappingNames.find((n) => n.role === 'MEMBER')!.groupName;
+    const created = await stack.gqlOk(
+      DirectoryCreateDocument,
+      { parentId: parent.parentId, input: { name: 'Okta', provider: 'OKTA' } },
+      parent.owner.token,
+    );
+    const scim = scimClient(created.directoryCreate.directory!.scimBaseUrl, created.directoryCreate.token!);
+    expect((await enable(parent.organizationId, parent.owner.token, true)).userErrors).toEqual([]);
+    const email = uniqueEmail('grouped', 'postgroup-corp.com');
+    const user = await scim('POST', '/Users', {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+      userName: email,
+      emails: [{ value: email, primary: true }],
+      active: true,
+    });
+    expect(user.status).toBe(201);
+    const roleOf = async () =>
+      (
+        await stack.gqlOk(MembersDocument, { organizationId: parent.organizationId }, parent.owner.token)
+      ).members.nodes.find((m) => m.user.email === email)?.role;
+    // Mappings on: the account gets nothing by JIT, only by its groups.
+    expect(await roleOf()).toBeUndefined();
+    const group = await scim('POST', '/Groups', {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
+      displayName: memberGroup,
+      members: [{ value: user.body.id }],
+    });
+    expect(group.status).toBe(201);
+    expect(await roleOf()).toBe('MEMBER');
+  });
+
   it('accepts a SCIM DELETE that carries a JSON Content-Type and no body, as Okta sends it', async () => {
     const { parentId, admin } = await consoleWithParent('Delete Console');
     const created = await stack.gqlOk(

@@ -106,6 +106,7 @@ const GROUPS: ListSource<DirectoryGroup> = {
 };
 
 type GroupMemberRef = { id: string; userName: string };
+type GroupInsert = { created: boolean; members: GroupMemberRef[] };
 
 export interface ListQuery {
   filter?: string;
@@ -302,52 +303,75 @@ export class ScimService {
     const displayName = toText(resource.displayName, 'displayName');
     if (!displayName) throw scimBadValue('displayName is required.');
     const members = directoryUserIds(memberIds(resource.members ?? []));
-    return this.write(em, async (tx) => {
-      const now = this.clock.now();
-      const group = new DirectoryGroup(tx.getReference(Directory, directory.id), displayName, now);
-      group.externalId = toText(resource.externalId, 'externalId');
-      // An IdP's first push creates hundreds of groups of thousands: the group, its members, and whether
-      // any organization maps groups are one statement, where the ORM would track an entity per member.
-      const [written] = await rows<{
-        created: boolean;
-        found: number;
-        members: GroupMemberRef[];
-        mapped: boolean;
-      }>(
-        tx,
-        `with created as (
-           insert into directory_groups (id, directory_id, display_name, external_id, version, created_at, updated_at)
-           select ?, ?, ?, ?, ?, ?, ?
-            where not exists (select 1 from directory_groups where directory_id = ? and display_name = ?)
-           returning id),
-         wanted as (${WANTED_MEMBERS}),
-         added as (insert into directory_group_members (id, group_id, member_id)
-                   select w.id, c.id, w.member_id from wanted w cross join created c)
-         select exists (select 1 from created) as created,
-                (select count(*)::int from wanted) as found,
-                (select coalesce(json_agg(json_build_object('id', w.member_id, 'userName', w.user_name)
-                                          order by w.id), '[]') from wanted w) as members,
-                exists (select 1 from organizations where parent_id = ? and advanced_group_mappings) as mapped`,
-        [
-          group.id,
-          directory.id,
-          displayName,
-          group.externalId ?? null,
-          group.version,
-          now,
-          now,
-          directory.id,
-          displayName,
-          ...wantedMembers(directory, members),
-          directory.parent.id,
-        ],
-      );
-      if (!written!.created)
-        throw new ScimError(409, 'uniqueness', `A group named "${displayName}" already exists.`);
-      if (written!.found !== members.length) throw notDirectoryUser();
-      if (written!.mapped) await this.reevaluate(tx, directory, [], group);
-      return { resource: renderGroup(group, written!.members, base), status: 201, version: group.version };
+    const now = this.clock.now();
+    const group = new DirectoryGroup(em.getReference(Directory, directory.id), displayName, now);
+    group.externalId = toText(resource.externalId, 'externalId');
+    const created = (written: GroupInsert) => ({
+      resource: renderGroup(group, written.members, base),
+      status: 201,
+      version: group.version,
     });
+    // Where no organization maps groups, the group and its members are the whole write: one statement,
+    // atomic by itself. Otherwise the mappings are applied in the same transaction as the insert.
+    const alone = await this.insertGroup(em, directory, group, members, { unlessMapped: true });
+    if (alone.created) return created(alone);
+    return this.write(em, async (tx) => {
+      const written = await this.insertGroup(tx, directory, group, members, { unlessMapped: false });
+      await this.reevaluate(tx, directory, [], group);
+      return created(written);
+    });
+  }
+
+  /**
+   * Inserts `group` with its members in one statement (an IdP's first push creates hundreds of groups of
+   * thousands; the ORM would track an entity per member), or nothing: when the name is taken (409), a
+   * member is not a user of the directory (400), or, `unlessMapped`, an organization of the parent maps groups.
+   */
+  private async insertGroup(
+    em: EntityManager,
+    directory: Directory,
+    group: DirectoryGroup,
+    members: string[],
+    options: { unlessMapped: boolean },
+  ): Promise<GroupInsert> {
+    const [written] = await rows<GroupInsert & { taken: boolean; found: number }>(
+      em,
+      `with wanted as (${WANTED_MEMBERS}),
+       facts as (
+         select exists (select 1 from directory_groups where directory_id = ? and display_name = ?) as taken,
+                (select count(*)::int from wanted) as found,
+                exists (select 1 from organizations where parent_id = ? and advanced_group_mappings) as mapped),
+       created as (
+         insert into directory_groups (id, directory_id, display_name, external_id, version, created_at, updated_at)
+         select ?, ?, ?, ?, ?, ?, ? from facts
+          where not taken and found = ? and not (mapped and ?)
+         returning id),
+       added as (insert into directory_group_members (id, group_id, member_id)
+                 select w.id, c.id, w.member_id from wanted w cross join created c)
+       select f.taken, f.found, exists (select 1 from created) as created,
+              (select coalesce(json_agg(json_build_object('id', w.member_id, 'userName', w.user_name)
+                                        order by w.id), '[]') from wanted w) as members
+         from facts f`,
+      [
+        ...wantedMembers(directory, members),
+        directory.id,
+        group.displayName,
+        directory.parent.id,
+        group.id,
+        directory.id,
+        group.displayName,
+        group.externalId ?? null,
+        group.version,
+        group.createdAt,
+        group.updatedAt,
+        members.length,
+        options.unlessMapped,
+      ],
+    );
+    if (written!.taken)
+      throw new ScimError(409, 'uniqueness', `A group named "${group.displayName}" already exists.`);
+    if (written!.found !== members.length) throw notDirectoryUser();
+    return written!;
   }
 
   async replaceGroup(
