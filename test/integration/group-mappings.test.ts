@@ -106,6 +106,22 @@ describe('Advanced Group Mappings: refusals and non-grants', () => {
     };
   }
 
+  /** A captured parent with an Okta SCIM directory, and the group name that maps to its Enterprise's MEMBER role. */
+  async function withDirectory(domain: string, name: string) {
+    const parent = await capturedParent(stack, domain, name);
+    const organization = (
+      await stack.gqlOk(OrganizationGroupMappingsDocument, { id: parent.organizationId }, parent.owner.token)
+    ).organization;
+    const memberGroup = organization.groupMappingNames.find((n) => n.role === 'MEMBER')!.groupName;
+    const created = await stack.gqlOk(
+      DirectoryCreateDocument,
+      { parentId: parent.parentId, input: { name: 'Okta', provider: 'OKTA' } },
+      parent.owner.token,
+    );
+    const scim = scimClient(created.directoryCreate.directory!.scimBaseUrl, created.directoryCreate.token!);
+    return { parent, memberGroup, scim };
+  }
+
   async function linkToken(email: string): Promise<string> {
     const mails = await stack.mail.waitFor({ to: email, subject: 'Approve linking' }, { timeoutMs: 10_000 });
     const link = mails.at(-1)!.links.find((l) => l.includes('/merge-proposals/review'))!;
@@ -595,17 +611,7 @@ describe('Advanced Group Mappings: refusals and non-grants', () => {
   });
 
   it('maps the groups of a directory user whose account is made after the groups were pushed', async () => {
-    const parent = await capturedParent(stack, 'latelink-corp.com', 'Latelink Corp');
-    const organization = (
-      await stack.gqlOk(OrganizationGroupMappingsDocument, { id: parent.organizationId }, parent.owner.token)
-    ).organization;
-    const memberGroup = organization.groupMappingNames.find((n) => n.role === 'MEMBER')!.groupName;
-    const created = await stack.gqlOk(
-      DirectoryCreateDocument,
-      { parentId: parent.parentId, input: { name: 'Okta', provider: 'OKTA' } },
-      parent.owner.token,
-    );
-    const scim = scimClient(created.directoryCreate.directory!.scimBaseUrl, created.directoryCreate.token!);
+    const { parent, memberGroup, scim } = await withDirectory('latelink-corp.com', 'Latelink Corp');
     // The address is on a domain the parent has not captured yet: the directory user gets no account.
     const email = uniqueEmail('late', 'later-corp.com');
     const user = await scim('POST', '/Users', {
@@ -645,17 +651,7 @@ describe('Advanced Group Mappings: refusals and non-grants', () => {
   });
 
   it('applies a group pushed with its members at once where an organization maps groups', async () => {
-    const parent = await capturedParent(stack, 'postgroup-corp.com', 'Postgroup Corp');
-    const organization = (
-      await stack.gqlOk(OrganizationGroupMappingsDocument, { id: parent.organizationId }, parent.owner.token)
-    ).organization;
-    const memberGroup = organization.groupMappingNames.find((n) => n.role === 'MEMBER')!.groupName;
-    const created = await stack.gqlOk(
-      DirectoryCreateDocument,
-      { parentId: parent.parentId, input: { name: 'Okta', provider: 'OKTA' } },
-      parent.owner.token,
-    );
-    const scim = scimClient(created.directoryCreate.directory!.scimBaseUrl, created.directoryCreate.token!);
+    const { parent, memberGroup, scim } = await withDirectory('postgroup-corp.com', 'Postgroup Corp');
     expect((await enable(parent.organizationId, parent.owner.token, true)).userErrors).toEqual([]);
     const email = uniqueEmail('grouped', 'postgroup-corp.com');
     const user = await scim('POST', '/Users', {
