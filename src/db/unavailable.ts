@@ -11,8 +11,15 @@ export const DATABASE_RETRY_AFTER_SECONDS = 5;
 // 57P03 cannot_connect_now (starting up or shutting down). Class 08 (connection_exception) is checked apart.
 const CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P02', '57P03']);
 // node-postgres reports a socket closed under a query, and knex a pool that could not hand out a
-// connection in time, without a code. MikroORM and knex prefix the message with the SQL, hence no anchors.
-const MESSAGES = [/Connection terminated/, /is not queryable/, /Timeout acquiring a connection/];
+// connection in time, without a code. A transaction whose connection was lost is completed by knex, and the
+// next statement of its unit of work is refused with "Transaction query already complete" (seen in the
+// PostgreSQL restart fault test). MikroORM and knex prefix the message with the SQL, hence no anchors.
+const MESSAGES = [
+  /Connection terminated/,
+  /is not queryable/,
+  /Timeout acquiring a connection/,
+  /Transaction query already complete/,
+];
 
 export function isDatabaseUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;

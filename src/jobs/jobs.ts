@@ -1,6 +1,7 @@
 // Background work on pg-boss: jobs live in PostgreSQL, so every instance of the API shares one queue and
 // a job runs on exactly one of them. Each capability registers its workers here.
 import PgBoss from 'pg-boss';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import type { Logger } from '../lib/logger.js';
 
 export interface JobWorker {
@@ -26,7 +27,12 @@ export class Jobs {
       max: 4,
       application_name: 'console-identity-jobs',
     });
-    this.boss.on('error', (error) => this.logger.error({ err: error }, 'pg-boss error'));
+    // pg-boss reconnects by itself after an outage, which the API reports on its own: not an error here.
+    this.boss.on('error', (error) =>
+      isDatabaseUnavailable(error)
+        ? this.logger.warn({ err: error }, 'pg-boss lost the database')
+        : this.logger.error({ err: error }, 'pg-boss error'),
+    );
   }
 
   async start(workers: JobWorker[]): Promise<void> {

@@ -40,7 +40,12 @@ describe('PostgreSQL restart under mixed load', () => {
     process.on('uncaughtException', onCrash);
     process.on('unhandledRejection', onCrash);
     db = await startEmbeddedPostgres({ dir, persistent: true });
-    stack = await startStack({ serverUrl: db.url });
+    // Errors are logged (to stdout, in the test run's output): a request answered 500 here must show
+    // the error that escaped the database-outage classifier.
+    stack = await startStack({
+      serverUrl: db.url,
+      env: { LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error' },
+    });
     parent = await capturedParent(stack, 'restart-corp.com');
     const created = await stack.gqlOk(
       DirectoryCreateDocument,

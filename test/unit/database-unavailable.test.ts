@@ -19,6 +19,10 @@ describe('isDatabaseUnavailable', () => {
       new Error('Client has encountered a connection error and is not queryable'),
     ],
     ['an exhausted pool', new Error('Knex: Timeout acquiring a connection. The pool is probably full.')],
+    [
+      'a statement after the transaction lost its connection',
+      new Error('Transaction query already complete, run with DEBUG=knex:tx for more info'),
+    ],
   ])('is true for %s', (_case, error) => {
     expect(isDatabaseUnavailable(error)).toBe(true);
   });
