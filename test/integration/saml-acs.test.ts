@@ -4,15 +4,17 @@ import { inflateRawSync } from 'node:zlib';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IdpTenant, SamlFaults } from '../../simulators/idp/index.js';
-import { type SsoConnectionFieldsFragment } from '../generated/graphql.js';
+import { DirectoryCreateDocument, type SsoConnectionFieldsFragment } from '../generated/graphql.js';
 import type { Browser } from '../support/browser.js';
 import {
   browserFor,
   type CapturedParent,
   capturedParent,
   samlConnection,
+  ssoSignIn,
   testAndActivate,
 } from '../support/identity.js';
+import { scimClient } from '../support/scim.js';
 import { startStack, type Stack, uniqueEmail } from '../support/stack.js';
 
 describe('SAML assertion consumer service refusals', () => {
@@ -125,6 +127,40 @@ describe('SAML assertion consumer service refusals', () => {
   it('refuses an e-mail outside the parent’s verified domains', async () => {
     const result = await respond({ email: 'someone@outside-corp.com' });
     expect(result).toMatchObject({ status: 403, reason: 'EMAIL_NOT_IN_VERIFIED_DOMAIN' });
+  });
+
+  it('refuses a user the parent’s SCIM directory deactivated, and signs them in again once reactivated', async () => {
+    const email = uniqueEmail('deactivated', 'acs-corp.com');
+    tenant.addUser({ email, firstName: 'D', lastName: 'A', groups: [] });
+    // Activation ended the owner's e-mail session: the owner signs in through SSO.
+    const owner = await ssoSignIn(stack, connection, tenant, parent.owner.email);
+    const created = await stack.gqlOk(
+      DirectoryCreateDocument,
+      { parentId: parent.parentId, input: { name: 'Okta', provider: 'OKTA' } },
+      owner,
+    );
+    const scim = scimClient(created.directoryCreate.directory!.scimBaseUrl, created.directoryCreate.token!);
+    const user = await scim('POST', '/Users', {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+      userName: email,
+      emails: [{ value: email, primary: true }],
+      active: true,
+    });
+    expect((await respond({ email })).status).toBe(303);
+    const setActive = (active: boolean) =>
+      scim('PATCH', `/Users/${user.body.id}`, {
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+        Operations: [{ op: 'replace', value: { active } }],
+      });
+    expect((await setActive(false)).status).toBe(200);
+    const refused = await respond({ email });
+    expect({ status: refused.status, reason: refused.reason }).toEqual({
+      status: 403,
+      reason: 'DEPROVISIONED',
+    });
+    expect(refused.browser.cookie('ci_session')).toBeUndefined();
+    expect((await setActive(true)).status).toBe(200);
+    expect((await respond({ email })).status).toBe(303);
   });
 
   it('refuses a replayed response, across browsers', async () => {

@@ -3,6 +3,7 @@
 // mappings on for an organization, with its impact preview and lock-out protection.
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../../config/config.js';
+import { findBySql } from '../../db/plain-reads.js';
 import type { Clock } from '../../lib/clock.js';
 import { DomainError, forbidden } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
@@ -15,7 +16,7 @@ import { Organization } from '../organizations/organization.entity.js';
 import { isAdminRole, isIdentityAdminRole, MemberRole } from '../organizations/roles.js';
 import { DirectoryGroupMember } from '../scim/directory-group.entity.js';
 import { DirectoryUser } from '../scim/directory-user.entity.js';
-import { Directory } from '../scim/directory.entity.js';
+import type { Directory } from '../scim/directory.entity.js';
 import { User } from '../sessions/user.entity.js';
 import { SsoIdentity } from '../sso/sso-identity.entity.js';
 import { groupName, mappableRoles, roleFromGroups } from './group-mapping.js';
@@ -78,7 +79,12 @@ export class GroupMappingService {
       );
       return;
     }
-    const organizations = await em.find(Organization, { parent: parentId, advancedGroupMappings: true });
+    const organizations = await findBySql(
+      em,
+      Organization,
+      'select * from organizations where parent_id = ? and advanced_group_mappings',
+      [parentId],
+    );
     for (const organization of organizations) {
       await this.applyRole(
         em,
@@ -101,7 +107,11 @@ export class GroupMappingService {
     claim: string[] | null,
   ): Promise<string[] | null> {
     if (claim === null) return null;
-    if ((await em.count(Directory, { parent: parentId })) === 0) return claim;
+    const [found] = await em.execute<Array<{ directories: boolean }>>(
+      'select exists (select 1 from directories where parent_id = ?) as directories',
+      [parentId],
+    );
+    if (!found?.directories) return claim;
     const known = new Set(await this.directoryGroupsOfUser(em, parentId, user));
     return claim.filter((g) => known.has(g));
   }

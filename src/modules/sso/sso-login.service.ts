@@ -4,7 +4,9 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../../config/config.js';
+import { findBySql } from '../../db/plain-reads.js';
 import { addSeconds, type Clock } from '../../lib/clock.js';
+import { isUuid } from '../../lib/ids.js';
 import type { Logger } from '../../lib/logger.js';
 import { canonicalEmail, InvalidEmailError, parseEmail } from '../../lib/names.js';
 import type { Scope } from '../../lib/scope.js';
@@ -16,7 +18,6 @@ import type { IssuedSession, SessionService } from '../sessions/session.service.
 import { AuthMethod } from '../sessions/session.entity.js';
 import { User } from '../sessions/user.entity.js';
 import type { GroupMappingService } from '../mappings/group-mapping.service.js';
-import { DirectoryUser } from '../scim/directory-user.entity.js';
 import { ConsumedAssertion } from './consumed-assertion.entity.js';
 import { consumeSamlResponse } from './saml/acs-checks.js';
 import { authnRequestUrl } from './saml/saml-entities.js';
@@ -127,7 +128,9 @@ export class SsoLoginService {
     samlResponse: string,
     browserNonce: string | undefined,
   ): Promise<SsoOutcome> {
-    const connection = await scope.em.findOne(SsoConnection, connectionId);
+    const [connection] = isUuid(connectionId)
+      ? await findBySql(scope.em, SsoConnection, 'select * from sso_connections where id = ?', [connectionId])
+      : [];
     if (!connection || connection.protocol !== SsoProtocol.SAML)
       throw new SsoRefusedError(SsoRefusal.CONNECTION_NOT_ENABLED, 'connection');
     const validator = await this.schemaValidator();
@@ -214,12 +217,13 @@ export class SsoLoginService {
       identity = new SsoIdentity(connection, profile.subject, user, profile.email, now);
       em.persist(identity);
     }
-    const deactivated = await em.count(DirectoryUser, {
-      user,
-      active: false,
-      directory: { parent: connection.parent.id },
-    });
-    if (deactivated > 0) throw new SsoRefusedError(SsoRefusal.DEPROVISIONED, 'directory', profile.email);
+    const [directory] = await em.execute<Array<{ deactivated: boolean }>>(
+      `select exists (select 1 from directory_users du join directories d on d.id = du.directory_id
+                       where du.user_id = ? and not du.active and d.parent_id = ?) as deactivated`,
+      [user.id, connection.parent.id],
+    );
+    if (directory?.deactivated)
+      throw new SsoRefusedError(SsoRefusal.DEPROVISIONED, 'directory', profile.email);
     identity.profile = {
       firstName: profile.firstName ?? null,
       lastName: profile.lastName ?? null,
@@ -252,13 +256,21 @@ export class SsoLoginService {
     user: User,
     now: Date,
   ): Promise<void> {
-    const organizations = await em.find(Organization, {
-      parent: connection.parent.id,
-      jitEnabled: true,
-      advancedGroupMappings: false,
-    });
+    const organizations = await findBySql(
+      em,
+      Organization,
+      'select * from organizations where parent_id = ? and jit_enabled and not advanced_group_mappings',
+      [connection.parent.id],
+    );
+    if (organizations.length === 0) return;
+    const memberships = await findBySql(
+      em,
+      Membership,
+      'select * from memberships where user_id = ? and organization_id in (?)',
+      [user.id, organizations.map((o) => o.id)],
+    );
     for (const organization of organizations) {
-      const existing = await em.findOne(Membership, { organization, user });
+      const existing = memberships.find((m) => m.organization.id === organization.id);
       if (existing && !existing.removedAt) continue;
       const membership =
         existing ??
