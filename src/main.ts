@@ -9,6 +9,7 @@ import { type Config, ConfigError, loadConfig } from './config/config.js';
 import { freePort } from './db/embedded.js';
 import { openDatabase } from './db/open.js';
 import { createLogger } from './lib/logger.js';
+import { rejectionHandler } from './lib/rejection-guard.js';
 import { randomToken } from './lib/secrets.js';
 
 async function main(): Promise<void> {
@@ -25,6 +26,10 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
+  process.on(
+    'unhandledRejection',
+    rejectionHandler(logger, (code) => process.exit(code)),
+  );
   const stops: Array<() => Promise<void>> = [];
 
   if (!config.databaseUrl)

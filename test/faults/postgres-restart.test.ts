@@ -6,8 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from '../../src/db/embedded.js';
+import { survivesRejection } from '../../src/lib/rejection-guard.js';
 import { DirectoryCreateDocument, OrganizationCreateDocument } from '../generated/graphql.js';
 import { type CapturedParent, capturedParent } from '../support/identity.js';
 import { sqlRows } from '../support/sql.js';
@@ -34,11 +36,35 @@ describe('PostgreSQL restart under mixed load', () => {
   // An event emitter's 'error' without a listener (an idle pooled client whose server went away) or a
   // forgotten promise would end a real process; here they are caught and counted instead.
   const crashes: unknown[] = [];
-  const onCrash = (error: unknown) => crashes.push(error);
+  const onUncaught = (error: unknown) => crashes.push({ uncaughtException: error, emittedBy: lastUnheard });
+  // `npm start` survives a rejection that is a database outage (a pg-boss job completion lost to it).
+  const onUnhandled = (error: unknown) => {
+    if (!survivesRejection(error)) crashes.push({ unhandledRejection: error });
+  };
+  // Which pg client emitted an 'error' nobody listened to (its application name and where it was made
+  // tell pg-boss, the ORM pool and the rate limiter apart): a failure here must name the owner to fix.
+  let lastUnheard: unknown = null;
+  const emit = pg.Client.prototype.emit;
+  const createdAt = new WeakMap<object, string>();
+  const connect = pg.Client.prototype.connect;
 
   beforeAll(async () => {
-    process.on('uncaughtException', onCrash);
-    process.on('unhandledRejection', onCrash);
+    process.on('uncaughtException', onUncaught);
+    process.on('unhandledRejection', onUnhandled);
+    pg.Client.prototype.connect = function (this: pg.Client, ...args: unknown[]) {
+      createdAt.set(this, new Error('connected at').stack ?? '');
+      return (connect as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof connect;
+    pg.Client.prototype.emit = function (this: pg.Client, event: string | symbol, ...args: unknown[]) {
+      if (event === 'error' && this.listenerCount('error') === 0) {
+        const params = this as unknown as { connectionParameters?: { application_name?: string } };
+        lastUnheard = {
+          applicationName: params.connectionParameters?.application_name,
+          connectedAt: createdAt.get(this),
+        };
+      }
+      return emit.call(this, event, ...args);
+    };
     db = await startEmbeddedPostgres({ dir, persistent: true });
     // Errors are logged (to stdout, in the test run's output): a request answered 500 here must show
     // the error that escaped the database-outage classifier.
@@ -59,8 +85,10 @@ describe('PostgreSQL restart under mixed load', () => {
     await stack?.close();
     await db?.stop();
     rmSync(dir, { recursive: true, force: true });
-    process.off('uncaughtException', onCrash);
-    process.off('unhandledRejection', onCrash);
+    process.off('uncaughtException', onUncaught);
+    process.off('unhandledRejection', onUnhandled);
+    pg.Client.prototype.emit = emit;
+    pg.Client.prototype.connect = connect;
   });
 
   async function createOrganization(): Promise<Outcome> {

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/lib/logger.js';
+import { rejectionHandler } from '../../src/lib/rejection-guard.js';
 
 function captured() {
   const lines: Array<Record<string, unknown>> = [];
@@ -22,5 +23,21 @@ describe('logger', () => {
     expect(lines[0]!.attempt).toEqual({ email: 'a@example.com', code: '[redacted]', token: '[redacted]' });
     expect(lines[1]!.err).toMatchObject({ message: failure.message, errorCode: 'ECONNREFUSED' });
     expect(JSON.stringify(lines)).not.toContain('123456');
+  });
+});
+
+describe('rejectionHandler', () => {
+  it('survives a rejection that is a database outage, and exits on any other', () => {
+    const { logger, lines } = captured();
+    const exits: number[] = [];
+    const handle = rejectionHandler(logger, (code) => exits.push(code));
+    handle(
+      Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }),
+    );
+    expect(exits).toEqual([]);
+    expect(lines.at(-1)).toMatchObject({ level: 40, err: { errorCode: '57P01' } });
+    handle(new TypeError("Cannot read properties of undefined (reading 'id')"));
+    expect(exits).toEqual([1]);
+    expect(lines.at(-1)).toMatchObject({ level: 60, msg: 'unhandled promise rejection' });
   });
 });
