@@ -27,6 +27,11 @@ import { benchApp, benchDatabase, retainedBytes, scaled, secondsSince } from './
 const LOGINS = scaled(400);
 const USERS = 50;
 const BASELINE_ROUNDS = 2;
+/**
+ * The baselines parse at most this many responses a round: a rate needs no more, and on a slow machine
+ * four rounds of 10,000 would outlast the assertions' 5 minutes (samlify then refuses them).
+ */
+const BASELINE_RESPONSES = Math.min(LOGINS, 1_000);
 const RSA_VERIFICATIONS = scaled(4_000);
 const DOMAIN = 'bench-sso.example';
 
@@ -116,9 +121,9 @@ export default async function ssoAcs(): Promise<BenchResult> {
     const samlifyPerSecond = async (validate: (xml: string) => Promise<string>) => {
       samlify.setSchemaValidator({ validate });
       const start = performance.now();
-      for (const SAMLResponse of posts)
+      for (const SAMLResponse of posts.slice(0, BASELINE_RESPONSES))
         await sp.parseLoginResponse(idpEntity, 'post', { body: { SAMLResponse } });
-      return LOGINS / secondsSince(start);
+      return BASELINE_RESPONSES / secondsSince(start);
     };
     const schemaValidator = await installSamlSchemaValidator();
     const skipSchema = async () => 'skipped';
