@@ -45,10 +45,12 @@ export async function isOnVerifiedDomain(
   parentId: string,
   canonicalEmail: string,
 ): Promise<boolean> {
+  const candidates = candidateNames(emailDomain(canonicalEmail));
+  if (candidates.length === 0) return false;
   // On every SCIM write and SSO sign-in: one plain read, the longest verified match as capturingDomain picks it.
   const [capturing] = await em.execute<Array<{ parent_id: string }>>(
     `select parent_id from domains where name in (?) and status = ? order by length(name) desc limit 1`,
-    [candidateNames(emailDomain(canonicalEmail)), DomainStatus.VERIFIED],
+    [candidates, DomainStatus.VERIFIED],
   );
   return capturing?.parent_id === parentId;
 }
