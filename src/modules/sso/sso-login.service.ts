@@ -6,7 +6,6 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../../config/config.js';
 import { findBySql } from '../../db/plain-reads.js';
 import { addSeconds, type Clock } from '../../lib/clock.js';
-import { isUuid } from '../../lib/ids.js';
 import type { Logger } from '../../lib/logger.js';
 import { canonicalEmail, InvalidEmailError, parseEmail } from '../../lib/names.js';
 import type { Scope } from '../../lib/scope.js';
@@ -128,9 +127,12 @@ export class SsoLoginService {
     samlResponse: string,
     browserNonce: string | undefined,
   ): Promise<SsoOutcome> {
-    const [connection] = isUuid(connectionId)
-      ? await findBySql(scope.em, SsoConnection, 'select * from sso_connections where id = ?', [connectionId])
-      : [];
+    const [connection] = await findBySql(
+      scope.em,
+      SsoConnection,
+      'select * from sso_connections where id = ?',
+      [connectionId],
+    );
     if (!connection || connection.protocol !== SsoProtocol.SAML)
       throw new SsoRefusedError(SsoRefusal.CONNECTION_NOT_ENABLED, 'connection');
     const validator = await this.schemaValidator();

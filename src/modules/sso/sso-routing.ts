@@ -1,6 +1,7 @@
 // Which sign-in route an e-mail address must take. An address on a verified domain (the longest verified
 // match wins) of a parent with an ACTIVE connection must sign in through that connection.
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { findBySql } from '../../db/plain-reads.js';
 import { DomainError } from '../../lib/errors.js';
 import { emailDomain } from '../../lib/names.js';
 import { Domain, DomainStatus } from '../domains/domain.entity.js';
@@ -13,19 +14,22 @@ export interface SsoRoute {
   domain: string;
 }
 
-/** The verified domain covering `host`, longest match first, with its parent. */
+/**
+ * The verified domain covering `host`, longest match first, with its parent. A plain read: it runs on
+ * every SCIM write, SSO sign-in and sign-in route decision.
+ */
 export async function capturingDomain(em: EntityManager, host: string): Promise<Domain | null> {
-  const verified = await em.find(Domain, {
-    name: { $in: candidateNames(host) },
-    status: DomainStatus.VERIFIED,
-  });
-  return verified.sort((a, b) => b.name.length - a.name.length)[0] ?? null;
-}
-
-/** `host` and each of its ancestors short of the top-level label: the names a claim could be on. */
-function candidateNames(host: string): string[] {
+  // `host` and each of its ancestors short of the top-level label: the names a claim could be on.
   const labels = host.split('.');
-  return labels.slice(0, -1).map((_, i) => labels.slice(i).join('.'));
+  const candidates = labels.slice(0, -1).map((_, i) => labels.slice(i).join('.'));
+  if (candidates.length === 0) return null;
+  const [domain] = await findBySql(
+    em,
+    Domain,
+    'select * from domains where name in (?) and status = ? order by length(name) desc limit 1',
+    [candidates, DomainStatus.VERIFIED],
+  );
+  return domain ?? null;
 }
 
 export async function ssoRouteFor(em: EntityManager, canonicalEmail: string): Promise<SsoRoute | null> {
@@ -45,14 +49,8 @@ export async function isOnVerifiedDomain(
   parentId: string,
   canonicalEmail: string,
 ): Promise<boolean> {
-  const candidates = candidateNames(emailDomain(canonicalEmail));
-  if (candidates.length === 0) return false;
-  // On every SCIM write and SSO sign-in: one plain read, the longest verified match as capturingDomain picks it.
-  const [capturing] = await em.execute<Array<{ parent_id: string }>>(
-    `select parent_id from domains where name in (?) and status = ? order by length(name) desc limit 1`,
-    [candidates, DomainStatus.VERIFIED],
-  );
-  return capturing?.parent_id === parentId;
+  const domain = await capturingDomain(em, emailDomain(canonicalEmail));
+  return domain?.parent.id === parentId;
 }
 
 /** Where a browser starts SP-initiated sign-in through a connection. */
