@@ -4,6 +4,18 @@ import type { EntityClass, EntityData } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 
 /**
+ * The rows `sql` selects, its positional bindings sent as real parameters (an array as one PostgreSQL
+ * array, not a list), in the transaction of `em` if it has one.
+ */
+export async function plainRows<T>(em: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
+  const query = em.getKnex().raw(sql, params as never);
+  const transaction = em.getTransactionContext();
+  if (transaction) query.transacting(transaction);
+  const result = await query;
+  return result.rows as T[];
+}
+
+/**
  * The entities of the rows `sql` selects (every column of the entity's table), in the transaction of `em`
  * if it has one. An entity already loaded in `em` is returned as it is, unsaved changes included, as
  * `em.find` would.
@@ -14,7 +26,7 @@ export async function findBySql<T extends object>(
   sql: string,
   params: unknown[],
 ): Promise<T[]> {
-  const rows = await em.execute<Array<EntityData<T>>>(sql, params);
+  const rows = await plainRows<EntityData<T>>(em, sql, params);
   const meta = em.getMetadata().get<T>(entity.name);
   return rows.map((row) =>
     em.merge(entity, em.getDriver().mapResult(row, meta) as EntityData<T>, {

@@ -263,6 +263,28 @@ describe('domain capture', () => {
       expect((await refresh(loser.id, loserToken)).domain?.status).toBe('VERIFIED');
     });
 
+    it('applies one background batch claim by claim: of two parents’ overlapping claims found together, one wins, the other is blocked', async () => {
+      const one = await parent();
+      const two = await parent();
+      const apex = (await add(one.parentId, 'batch-corp.com', one.owner.token)).domain!;
+      const sub = (await add(two.parentId, 'eu.batch-corp.com', two.owner.token)).domain!;
+      // Sorts next to the family when reversed, yet is another registrable domain.
+      const lookalike = (await add(two.parentId, 'x-batch-corp.com', two.owner.token)).domain!;
+      for (const domain of [apex, sub, lookalike]) publish(domain);
+      await runChecks();
+      const after = [await status(apex.id, one.owner.token), await status(sub.id, two.owner.token)];
+      expect(after.map((d) => d.status).sort()).toEqual(['BLOCKED', 'VERIFIED']);
+      expect((await status(lookalike.id, two.owner.token)).status).toBe('VERIFIED');
+      const audited = await stack.app.orm.em
+        .fork()
+        .getConnection()
+        .execute<Array<{ target_id: string; action: string }>>(
+          `select distinct target_id, action from audit_events where target_id in (?) and action <> 'domain.added'`,
+          [[apex.id, sub.id]],
+        );
+      expect(audited.map((row) => row.action).sort()).toEqual(['domain.blocked', 'domain.verified']);
+    });
+
     it('blocks in the background the other parents’ claims on the name, its ancestors and subdomains, and only those', async () => {
       const holder = await parent();
       const other = await parent();

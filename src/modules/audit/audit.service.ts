@@ -54,10 +54,30 @@ export class AuditService {
     entry: AuditEntry,
     alsoOrganizationIds: string[] = [],
   ): Promise<void> {
-    const organizations = await em.find(Organization, { parent: parentOrganizationId }, { fields: ['id'] });
-    const ids = new Set([...alsoOrganizationIds, ...organizations.map((o) => o.id)]);
-    for (const organizationId of ids)
-      this.record(em, scope, { ...entry, organizationId, parentOrganizationId });
+    await this.recordForParents(em, scope, [{ parentOrganizationId, entry, alsoOrganizationIds }]);
+  }
+
+  /** Several parent-level changes, as recordForParent records each, reading the organizations once. */
+  async recordForParents(
+    em: EntityManager,
+    scope: Pick<Scope, 'viewer' | 'requestId'>,
+    changes: Array<{ parentOrganizationId: string; entry: AuditEntry; alsoOrganizationIds?: string[] }>,
+  ): Promise<void> {
+    if (changes.length === 0) return;
+    const parentIds = [...new Set(changes.map((change) => change.parentOrganizationId))];
+    const organizations = await em.find(
+      Organization,
+      { parent: { $in: parentIds } },
+      { fields: ['id', 'parent'] },
+    );
+    for (const { parentOrganizationId, entry, alsoOrganizationIds = [] } of changes) {
+      const ids = new Set([
+        ...alsoOrganizationIds,
+        ...organizations.filter((o) => o.parent?.id === parentOrganizationId).map((o) => o.id),
+      ]);
+      for (const organizationId of ids)
+        this.record(em, scope, { ...entry, organizationId, parentOrganizationId });
+    }
   }
 
   /** An organization's audit log, newest first; its admins only. */

@@ -28,7 +28,11 @@ export enum DnsCheckOutcome {
 /** A parent organization's claim on a domain name, proven by a DNS TXT record. */
 @Entity({ tableName: 'domains' })
 @Unique({ properties: ['parent', 'name'] })
-@Index({ properties: ['status', 'nextCheckAt'] })
+// Background checks lease due claims in next_check_at order (Migration20261129090000).
+@Index({
+  name: 'domains_due_index',
+  expression: `create index "domains_due_index" on "domains" ("next_check_at") where "status" in ('PENDING', 'VERIFIED')`,
+})
 // One verified owner per name across all parents; subdomain and ancestor conflicts are decided under an
 // advisory lock on the registrable domain (domain.service.ts).
 @Unique({

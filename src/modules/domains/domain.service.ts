@@ -2,9 +2,10 @@
 // port and apply the outcome in a transaction that first takes an advisory lock on the registrable domain,
 // so every verification on or under one registrable domain is decided one at a time: of two parents
 // verifying the same name at once, exactly one wins. A DNS failure is never taken for an absent record.
-import { LockMode, raw, UniqueConstraintViolationException } from '@mikro-orm/core';
+import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../../config/config.js';
+import { findBySql, plainRows } from '../../db/plain-reads.js';
 import { addSeconds, type Clock } from '../../lib/clock.js';
 import { AccessError, DomainError, notFound } from '../../lib/errors.js';
 import type { RateLimits } from '../../lib/rate-limits.js';
@@ -24,7 +25,7 @@ import { IDENTITY_ADMIN_ROLES, OrganizationKind } from '../organizations/roles.j
 import type { TxtLookup, TxtResolver } from './dns-resolver.js';
 import { DnsCheckOutcome, Domain, DomainStatus } from './domain.entity.js';
 import { DomainErrorCode } from './domain.errors.js';
-import { nameAndAncestors, parseClaimableDomain } from './domain-name.js';
+import { parseClaimableDomain } from './domain-name.js';
 
 const DAY = 24 * 3600;
 /** A pending claim lives 7 days; then it needs a new token. */
@@ -40,8 +41,10 @@ const ABSENCE_SPAN_SECONDS = 72 * 3600;
 const MAX_PENDING_PER_PARENT = 50;
 /** How long a background check owns the domains it claimed before another instance may take them. */
 const CHECK_LEASE_SECONDS = 60;
-/** A background batch makes this many DNS queries (and status changes) at once. */
-const CHECK_CONCURRENCY = 8;
+/** A background run leases this many due claims... */
+const CHECK_BATCH = 200;
+/** ...and makes this many of their DNS queries at once. */
+export const CHECK_CONCURRENCY = 32;
 
 export interface TxtInstructions {
   recordName: string;
@@ -51,8 +54,56 @@ export interface TxtInstructions {
 /** The change of status a lookup calls for, made under the registrable domain's lock. */
 type Transition = 'verify' | 'unverify';
 
+/** What a check reads and writes of a claim: a Domain, or a leased row read without the ORM. */
+type ClaimState = Pick<
+  Domain,
+  | 'id'
+  | 'name'
+  | 'verificationToken'
+  | 'status'
+  | 'claimStartedAt'
+  | 'lastCheckedAt'
+  | 'lastCheckOutcome'
+  | 'lastCheckDetail'
+  | 'nextCheckAt'
+  | 'absentChecks'
+  | 'absentSince'
+>;
+
+/** A leased row as selected (lease); timestamps arrive as text, as the ORM's driver reads them. */
+interface LeasedRow {
+  id: string;
+  name: string;
+  verification_token: string;
+  status: DomainStatus;
+  claim_started_at: string;
+  last_checked_at: string | null;
+  last_check_outcome: DnsCheckOutcome | null;
+  last_check_detail: string | null;
+  next_check_at: string | null;
+  absent_checks: number;
+  absent_since: string | null;
+}
+
+interface Check {
+  /** The claim as leased or read before its lookup. */
+  seen: ClaimState;
+  lookup: TxtLookup | null;
+}
+
+/** A transaction's changes of status: the claims they can touch (claimsOn) and their audit events. */
+interface ChangeContext {
+  em: EntityManager;
+  scope: Scope;
+  claims: Domain[];
+  audit: Array<{ parentOrganizationId: string; entry: AuditEntry }>;
+  /** A refresh is told of a conflict rather than blocked by it. */
+  interactive: boolean;
+}
+
 interface CheckResult {
-  domain: Domain;
+  /** The claim's row as checked; none if it is gone. */
+  domain: Domain | null;
   changed: boolean;
   /** Other parents' claims blocked or unblocked by this change, published with it. */
   others: Domain[];
@@ -79,7 +130,7 @@ export class DomainService {
     };
   }
 
-  claimExpiresAt(domain: Domain): Date {
+  claimExpiresAt(domain: Pick<Domain, 'claimStartedAt'>): Date {
     return addSeconds(domain.claimStartedAt, CLAIM_WINDOW_SECONDS);
   }
 
@@ -103,7 +154,7 @@ export class DomainService {
           `A parent can have at most ${MAX_PENDING_PER_PARENT} pending claims.`,
         );
       }
-      if (await this.conflictingVerified(em, parent.id, name)) throw conflict(name);
+      if (conflictingVerified(await this.claimsOn(em, [name]), parent.id, name)) throw conflict(name);
       const domain = new Domain(parent, name, randomToken(32), this.clock.now());
       em.persist(domain);
       await this.audit.recordForParent(em, scope, parent.id, {
@@ -147,8 +198,10 @@ export class DomainService {
         retryAfterSeconds: this.config.domainRefreshMinSeconds,
       });
     }
-    const { domain: checked } = await this.check(scope, domain, { interactive: true });
-    return checked;
+    const [checked] = await this.applyAll(scope, [{ seen: domain, lookup: await this.lookUp(domain) }], {
+      interactive: true,
+    });
+    return checked!.domain ?? domain;
   }
 
   /** A new token and a new 7-day window for a FAILED, UNVERIFIED or BLOCKED claim; the old token is dead. */
@@ -161,7 +214,8 @@ export class DomainService {
           `The claim is ${domain.status.toLowerCase()}: nothing to restart.`,
         );
       }
-      if (await this.conflictingVerified(em, domain.parent.id, domain.name)) throw conflict(domain.name);
+      const claims = await this.claimsOn(em, [domain.name]);
+      if (conflictingVerified(claims, domain.parent.id, domain.name)) throw conflict(domain.name);
       const before = { status: domain.status };
       const now = this.clock.now();
       domain.verificationToken = randomToken(32);
@@ -192,9 +246,21 @@ export class DomainService {
         targetId: domain.id,
         before: { name: domain.name, status: domain.status },
       });
-      const wasVerified = domain.status === DomainStatus.VERIFIED;
+      if (domain.status !== DomainStatus.VERIFIED) {
+        em.remove(domain);
+        return { domain, others: [] };
+      }
+      const context: ChangeContext = {
+        em,
+        scope,
+        claims: await this.claimsOn(em, [domain.name]),
+        audit: [],
+        interactive: true,
+      };
       em.remove(domain);
-      return { domain, others: wasVerified ? await this.unblockOthers(em, scope, domain) : [] };
+      const others = this.unblockOthers(context, domain);
+      await this.audit.recordForParents(em, scope, context.audit);
+      return { domain, others };
     });
     this.publish(domain, 'REMOVED');
     for (const other of others) this.publish(other);
@@ -207,32 +273,38 @@ export class DomainService {
    * the earliest next check, to schedule the next run.
    *
    * The DNS queries of a batch run concurrently. Lookups that change no status are written in one
-   * statement without the registrable domain's lock, which orders changes of status only; the others, and
-   * any domain changed since its lease, take the one-at-a-time path of a refresh.
+   * statement without the registrable domains' locks, which order changes of status only; the others are
+   * applied together in one transaction under those locks, or each alone if that transaction fails.
    */
-  async checkDue(em: EntityManager, limit = 50): Promise<Date | null> {
+  async checkDue(em: EntityManager, limit = CHECK_BATCH): Promise<Date | null> {
     const leasedAt = this.clock.now();
     const leasedUntil = addSeconds(leasedAt, CHECK_LEASE_SECONDS);
     const leased = await this.lease(em, leasedAt, leasedUntil, limit);
-    const lookups = new Map<Domain, TxtLookup | null>();
-    await forEachConcurrently(leased, CHECK_CONCURRENCY, (domain) =>
-      this.attempt(domain, async () => lookups.set(domain, await this.lookUp(domain))),
+    const checks: Check[] = [];
+    await forEachConcurrently(leased, CHECK_CONCURRENCY, (seen) =>
+      this.attempt(seen, async () => {
+        checks.push({ seen, lookup: await this.lookUp(seen) });
+      }),
     );
     const now = this.clock.now();
-    const unchanging: Domain[] = [];
-    for (const [domain, lookup] of lookups) {
-      if (lookup && !this.expired(domain) && !this.recordLookup(domain, lookup, now)) unchanging.push(domain);
-    }
+    const unchanging = checks
+      .filter(({ seen, lookup }) => lookup && !this.expired(seen) && !this.recordLookup(seen, lookup, now))
+      .map(({ seen }) => seen);
     const written = await this.writeLookups(em, unchanging, leasedUntil);
-    const scope: Scope = { em, viewer: null, requestId: 'job:domains.check' };
-    await forEachConcurrently(
-      [...lookups].filter(([domain]) => !written.has(domain.id)),
-      CHECK_CONCURRENCY,
-      ([domain, lookup]) =>
-        this.attempt(domain, () =>
-          this.apply({ ...scope, em: em.fork() }, domain, lookup, { interactive: false }),
-        ),
-    );
+    const changing = checks.filter(({ seen }) => !written.has(seen.id));
+    const scope = (): Scope => ({ em: em.fork(), viewer: null, requestId: 'job:domains.check' });
+    if (changing.length > 0) {
+      try {
+        await this.applyAll(scope(), changing, { interactive: false });
+      } catch (error) {
+        this.logger.warn(
+          { err: error, domainIds: changing.map(({ seen }) => seen.id) },
+          'domain checks failed together; applying each alone',
+        );
+        for (const check of changing)
+          await this.attempt(check.seen, () => this.applyAll(scope(), [check], { interactive: false }));
+      }
+    }
     const next = await em
       .fork()
       .findOne(
@@ -243,24 +315,45 @@ export class DomainService {
     return next?.nextCheckAt ?? null;
   }
 
-  /** Takes up to `limit` domains due at `now` until `leasedUntil`, skipping those another run is taking. */
-  private async lease(em: EntityManager, now: Date, leasedUntil: Date, limit: number): Promise<Domain[]> {
-    const rows = await em.execute(
+  /**
+   * Takes up to `limit` domains due at `now` until `leasedUntil`, skipping those another run is taking.
+   * Plain rows: most lookups change no status and are written in one statement (writeLookups).
+   */
+  private async lease(em: EntityManager, now: Date, leasedUntil: Date, limit: number): Promise<ClaimState[]> {
+    const rows = await plainRows<LeasedRow>(
+      em,
       `update domains set next_check_at = ?
-        where id in (select id from domains
-                      where status in (?) and next_check_at <= ?
-                      order by next_check_at limit ? for update skip locked)
-        returning *`,
-      [leasedUntil, [DomainStatus.PENDING, DomainStatus.VERIFIED], now, limit],
+        where id = any(array(select id from domains
+                              where status in (?, ?) and next_check_at <= ?
+                              order by next_check_at limit ? for update skip locked))
+        returning id, name, verification_token, status, claim_started_at, last_checked_at, last_check_outcome,
+                  last_check_detail, next_check_at, absent_checks, absent_since`,
+      [leasedUntil, DomainStatus.PENDING, DomainStatus.VERIFIED, now, limit],
     );
-    return rows.map((row) => em.map(Domain, row));
+    return rows.map((row) => ({
+      id: row.id,
+      name: row.name,
+      verificationToken: row.verification_token,
+      status: row.status,
+      claimStartedAt: new Date(row.claim_started_at),
+      lastCheckedAt: timestamp(row.last_checked_at),
+      lastCheckOutcome: row.last_check_outcome,
+      lastCheckDetail: row.last_check_detail,
+      nextCheckAt: timestamp(row.next_check_at),
+      absentChecks: row.absent_checks,
+      absentSince: timestamp(row.absent_since),
+    }));
   }
 
   /**
    * Writes the lookups recorded on `domains` in one statement, to the rows still as leased: a row whose
    * lease another run or a refresh has replaced keeps its state. Returns the ids written.
    */
-  private async writeLookups(em: EntityManager, domains: Domain[], leasedUntil: Date): Promise<Set<string>> {
+  private async writeLookups(
+    em: EntityManager,
+    domains: ClaimState[],
+    leasedUntil: Date,
+  ): Promise<Set<string>> {
     if (domains.length === 0) return new Set();
     const values = domains.map((domain) => ({
       id: domain.id,
@@ -290,7 +383,7 @@ export class DomainService {
   }
 
   /** One domain's failure is logged and leaves the rest of the batch alone; its lease ends in a minute. */
-  private async attempt(domain: Domain, run: () => Promise<unknown>): Promise<void> {
+  private async attempt(domain: ClaimState, run: () => Promise<unknown>): Promise<void> {
     try {
       await run();
     } catch (error) {
@@ -298,62 +391,116 @@ export class DomainService {
     }
   }
 
-  private async check(scope: Scope, seen: Domain, options: { interactive: boolean }): Promise<CheckResult> {
-    return this.apply(scope, seen, await this.lookUp(seen), options);
-  }
-
   /** The claim's TXT record; none for a claim past its window, which fails without asking DNS. */
-  private async lookUp(seen: Domain): Promise<TxtLookup | null> {
+  private async lookUp(seen: ClaimState): Promise<TxtLookup | null> {
     if (this.expired(seen)) return null;
     return this.resolver.resolveTxt(this.instructions(seen).recordName);
   }
 
   /**
-   * A lookup made outside any transaction, applied under the registrable domain's lock to the row as it
-   * is then (a restart or removal in between wins).
+   * Lookups made outside any transaction, applied in one transaction that first takes the locks of their
+   * registrable domains and then sees every claim on them: each lookup applies to its row as it is then
+   * (a restart or removal in between wins), in order, each seeing the changes of those before it.
    */
-  private async apply(
+  private async applyAll(
     scope: Scope,
-    seen: Domain,
-    lookup: TxtLookup | null,
+    checks: Check[],
     options: { interactive: boolean },
-  ): Promise<CheckResult> {
-    const result = await scope.em.transactional(async (em) => {
-      await em.execute('select pg_advisory_xact_lock(hashtext(?))', [
-        `domain:${parseClaimableDomain(seen.name).registrable}`,
-      ]);
-      const domain = await em.findOne(Domain, seen.id, {
-        lockMode: LockMode.PESSIMISTIC_WRITE,
-        refresh: true,
-      });
-      if (!domain || domain.verificationToken !== seen.verificationToken) return unchanged(domain ?? seen);
-      const now = this.clock.now();
-      if (this.expired(domain)) {
-        this.setStatus(domain, DomainStatus.FAILED, now);
-        domain.nextCheckAt = null;
-        await this.recordChange(em, scope, domain, DomainStatus.PENDING, {
-          reason: 'no record within 7 days',
-        });
-        return { domain, changed: true, others: [] };
-      }
-      if (!lookup) return unchanged(domain);
-      const transition = this.recordLookup(domain, lookup, now);
-      if (transition === 'verify') return this.verify(em, scope, domain, options);
-      if (transition === 'unverify') return this.unverify(em, scope, domain);
-      return unchanged(domain);
+  ): Promise<CheckResult[]> {
+    const results = await scope.em.transactional(async (em) => {
+      await this.lockRegistrables(
+        em,
+        checks.map(({ seen }) => seen.name),
+      );
+      const current = await em.find(
+        Domain,
+        { id: { $in: checks.map(({ seen }) => seen.id) } },
+        { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true },
+      );
+      const context: ChangeContext = {
+        em,
+        scope,
+        claims: await this.claimsOn(
+          em,
+          checks.map(({ seen }) => seen.name),
+        ),
+        audit: [],
+        interactive: options.interactive,
+      };
+      const results: CheckResult[] = [];
+      for (const check of checks)
+        results.push(
+          await this.applyOne(
+            context,
+            check,
+            current.find((d) => d.id === check.seen.id),
+          ),
+        );
+      await this.audit.recordForParents(em, scope, context.audit);
+      return results;
     });
-    if (result.changed) {
-      for (const domain of [result.domain, ...result.others]) this.publish(domain);
-      await this.outbox.wake();
+    const changed = results.filter((result) => result.changed);
+    for (const result of changed)
+      for (const domain of [result.domain, ...result.others]) if (domain) this.publish(domain);
+    if (changed.length > 0) await this.outbox.wake();
+    return results;
+  }
+
+  /** One lookup applied to `domain`, the claim's row as locked (none if it was removed since). */
+  private async applyOne(
+    context: ChangeContext,
+    { seen, lookup }: Check,
+    domain?: Domain,
+  ): Promise<CheckResult> {
+    if (!domain || domain.verificationToken !== seen.verificationToken) return unchanged(domain ?? null);
+    const now = this.clock.now();
+    if (this.expired(domain)) {
+      this.setStatus(domain, DomainStatus.FAILED, now);
+      domain.nextCheckAt = null;
+      this.recordChange(context, domain, DomainStatus.PENDING, { reason: 'no record within 7 days' });
+      return { domain, changed: true, others: [] };
     }
-    return result;
+    if (!lookup) return unchanged(domain);
+    const transition = this.recordLookup(domain, lookup, now);
+    if (transition === 'verify') return this.verify(context, domain);
+    if (transition === 'unverify') return this.unverify(context, domain);
+    return unchanged(domain);
+  }
+
+  /**
+   * Takes the advisory locks of the registrable domains of `names`, in one order whatever the caller, so
+   * two batches never wait on each other's locks.
+   */
+  private async lockRegistrables(em: EntityManager, names: string[]): Promise<void> {
+    const keys = [...new Set(names.map((name) => `domain:${parseClaimableDomain(name).registrable}`))].sort();
+    // unnest yields the keys in array order and each row's lock is taken as the row is produced.
+    await plainRows(em, 'select pg_advisory_xact_lock(hashtext(k)) from unnest(?::text[]) as k', [keys]);
+  }
+
+  /**
+   * Every pending, verified or blocked claim on the registrable domains of `names`, any parent's: all the
+   * claims a change of status on one of `names` can conflict with, block or unblock.
+   */
+  private async claimsOn(em: EntityManager, names: string[]): Promise<Domain[]> {
+    const reversed = [...new Set(names.map((name) => reverse(parseClaimableDomain(name).registrable)))];
+    // Reversed, a subdomain's name starts with the reversed registrable domain and a dot: the range
+    // serves the (status, reverse(name)) index, the equality after it keeps exactly the family.
+    return findBySql(
+      em,
+      Domain,
+      `select d.* from unnest(?::text[]) as r(rev)
+         join domains d on d.status = any(?)
+          and reverse(d.name) ~>=~ r.rev and reverse(d.name) ~<~ (r.rev || '/')
+          and (reverse(d.name) = r.rev or left(reverse(d.name), length(r.rev) + 1) = (r.rev || '.'))`,
+      [reversed, [DomainStatus.PENDING, DomainStatus.VERIFIED, DomainStatus.BLOCKED]],
+    );
   }
 
   /**
    * Records a lookup on the claim and what follows from it short of a change of status: the outcome, the
    * next check, a verified domain's run of absences. Returns the change of status it calls for, if any.
    */
-  private recordLookup(domain: Domain, lookup: TxtLookup, now: Date): Transition | null {
+  private recordLookup(domain: ClaimState, lookup: TxtLookup, now: Date): Transition | null {
     const outcome = this.outcomeOf(domain, lookup);
     domain.lastCheckedAt = now;
     domain.lastCheckOutcome = outcome;
@@ -378,21 +525,14 @@ export class DomainService {
   }
 
   /** A pending claim's record was found: verified, unless another parent got there first. */
-  private async verify(
-    em: EntityManager,
-    scope: Scope,
-    domain: Domain,
-    options: { interactive: boolean },
-  ): Promise<CheckResult> {
+  private verify(context: ChangeContext, domain: Domain): CheckResult {
     const now = this.clock.now();
-    if (await this.conflictingVerified(em, domain.parent.id, domain.name)) {
+    if (conflictingVerified(context.claims, domain.parent.id, domain.name)) {
       // Only a race reaches this: a refresh is told, the background marks the claim blocked.
-      if (options.interactive) throw conflict(domain.name);
+      if (context.interactive) throw conflict(domain.name);
       this.setStatus(domain, DomainStatus.BLOCKED, now);
       domain.nextCheckAt = null;
-      await this.recordChange(em, scope, domain, DomainStatus.PENDING, {
-        reason: 'claimed by another parent',
-      });
+      this.recordChange(context, domain, DomainStatus.PENDING, { reason: 'claimed by another parent' });
       return { domain, changed: true, others: [] };
     }
     this.setStatus(domain, DomainStatus.VERIFIED, now);
@@ -400,31 +540,30 @@ export class DomainService {
     domain.absentChecks = 0;
     domain.absentSince = null;
     domain.nextCheckAt = addSeconds(now, DAY);
-    await this.recordChange(em, scope, domain, DomainStatus.PENDING);
-    await em.flush();
-    return { domain, changed: true, others: await this.blockOthers(em, scope, domain) };
+    this.recordChange(context, domain, DomainStatus.PENDING);
+    return { domain, changed: true, others: this.blockOthers(context, domain) };
   }
 
   /** A verified domain's record has been absent long enough: it loses verification, and its admins are told. */
-  private async unverify(em: EntityManager, scope: Scope, domain: Domain): Promise<CheckResult> {
+  private async unverify(context: ChangeContext, domain: Domain): Promise<CheckResult> {
     const now = this.clock.now();
     this.setStatus(domain, DomainStatus.UNVERIFIED, now);
     domain.nextCheckAt = null;
-    await this.recordChange(em, scope, domain, DomainStatus.VERIFIED, {
+    this.recordChange(context, domain, DomainStatus.VERIFIED, {
       reason: `record absent on ${domain.absentChecks} checks since ${domain.absentSince!.toISOString()}`,
     });
-    for (const email of await this.parentAdminEmails(em, domain.parent.id)) {
+    for (const email of await this.parentAdminEmails(context.em, domain.parent.id)) {
       this.outbox.enqueue(
-        em,
+        context.em,
         email,
         mailTemplates.domainUnverified(domain.name, this.instructions(domain).recordName),
       );
     }
-    return { domain, changed: true, others: await this.unblockOthers(em, scope, domain) };
+    return { domain, changed: true, others: this.unblockOthers(context, domain) };
   }
 
   /** The whole TXT value must equal this claim's value (compared in constant time); a substring is not enough. */
-  private outcomeOf(domain: Domain, lookup: TxtLookup): DnsCheckOutcome {
+  private outcomeOf(domain: ClaimState, lookup: TxtLookup): DnsCheckOutcome {
     if (lookup.kind === 'error') return DnsCheckOutcome.DNS_ERROR;
     if (lookup.kind === 'absent') return DnsCheckOutcome.ABSENT;
     const expected = this.instructions(domain).recordValue;
@@ -433,71 +572,60 @@ export class DomainService {
     return found ? DnsCheckOutcome.FOUND : DnsCheckOutcome.MISMATCH;
   }
 
-  /** Whether another parent holds a verified claim on `name`, on an ancestor of it, or on a subdomain of it. */
-  private async conflictingVerified(em: EntityManager, parentId: string, name: string): Promise<boolean> {
-    const overlap = overlapping(name);
-    const rows = await em.execute<Array<{ n: number }>>(
-      `select count(*)::int as n from domains where status = ? and parent_id <> ? and ${overlap.sql}`,
-      [DomainStatus.VERIFIED, parentId, ...overlap.params],
-    );
-    return (rows[0]?.n ?? 0) > 0;
-  }
-
   /** After a verification: other parents' pending claims on the name, its ancestors or subdomains are blocked. */
-  private async blockOthers(em: EntityManager, scope: Scope, verified: Domain): Promise<Domain[]> {
+  private blockOthers(context: ChangeContext, verified: Domain): Domain[] {
     const now = this.clock.now();
-    const blocked = await em.find(Domain, {
-      status: DomainStatus.PENDING,
-      parent: { $ne: verified.parent.id },
-      [overlapping(verified.name).fragment()]: [],
-    });
+    const blocked = context.claims.filter(
+      (other) =>
+        other.status === DomainStatus.PENDING &&
+        other.parent.id !== verified.parent.id &&
+        overlaps(other.name, verified.name),
+    );
     for (const other of blocked) {
       this.setStatus(other, DomainStatus.BLOCKED, now);
       other.nextCheckAt = null;
-      await this.recordChange(em, scope, other, DomainStatus.PENDING, {
-        reason: 'claimed by another parent',
-      });
+      this.recordChange(context, other, DomainStatus.PENDING, { reason: 'claimed by another parent' });
     }
     return blocked;
   }
 
   /** When a verified claim ends, the claims it blocked may be pursued again, with a fresh window. */
-  private async unblockOthers(em: EntityManager, scope: Scope, ended: Domain): Promise<Domain[]> {
+  private unblockOthers(context: ChangeContext, ended: Domain): Domain[] {
     const now = this.clock.now();
-    const blocked = await em.find(Domain, {
-      status: DomainStatus.BLOCKED,
-      [overlapping(ended.name).fragment()]: [],
-    });
-    const unblocked: Domain[] = [];
-    for (const other of blocked) {
-      if (await this.conflictingVerified(em, other.parent.id, other.name)) continue;
+    const claims = context.claims.filter((claim) => claim !== ended);
+    const unblocked = claims.filter(
+      (other) =>
+        other.status === DomainStatus.BLOCKED &&
+        overlaps(other.name, ended.name) &&
+        !conflictingVerified(claims, other.parent.id, other.name),
+    );
+    for (const other of unblocked) {
       this.setStatus(other, DomainStatus.PENDING, now);
       other.claimStartedAt = now;
       other.nextCheckAt = now;
-      await this.recordChange(em, scope, other, DomainStatus.BLOCKED, {
-        reason: 'the conflicting claim ended',
-      });
-      unblocked.push(other);
+      this.recordChange(context, other, DomainStatus.BLOCKED, { reason: 'the conflicting claim ended' });
     }
     return unblocked;
   }
 
-  private async recordChange(
-    em: EntityManager,
-    scope: Scope,
+  /** The change's audit event, recorded with the others of its transaction (recordForParents). */
+  private recordChange(
+    context: ChangeContext,
     domain: Domain,
     before: DomainStatus,
     details: Record<string, unknown> = {},
-  ): Promise<void> {
-    const entry: AuditEntry = {
-      action: `domain.${domain.status.toLowerCase()}`,
-      targetType: 'Domain',
-      targetId: domain.id,
-      before: { status: before },
-      after: { name: domain.name, status: domain.status, ...details },
-      actorType: scope.viewer ? ActorType.USER : ActorType.SYSTEM,
-    };
-    await this.audit.recordForParent(em, scope, domain.parent.id, entry);
+  ): void {
+    context.audit.push({
+      parentOrganizationId: domain.parent.id,
+      entry: {
+        action: `domain.${domain.status.toLowerCase()}`,
+        targetType: 'Domain',
+        targetId: domain.id,
+        before: { status: before },
+        after: { name: domain.name, status: domain.status, ...details },
+        actorType: context.scope.viewer ? ActorType.USER : ActorType.SYSTEM,
+      },
+    });
   }
 
   private setStatus(domain: Domain, status: DomainStatus, now: Date): void {
@@ -506,12 +634,12 @@ export class DomainService {
   }
 
   /** A pending claim past its 7-day window. */
-  private expired(domain: Domain): boolean {
+  private expired(domain: ClaimState): boolean {
     return domain.status === DomainStatus.PENDING && this.claimExpiresAt(domain) <= this.clock.now();
   }
 
   /** Every 30 s for the first 10 minutes, then a tenth of the claim's age, at most hourly. */
-  private pendingInterval(domain: Domain): number {
+  private pendingInterval(domain: ClaimState): number {
     const age = (this.clock.now().getTime() - domain.claimStartedAt.getTime()) / 1000;
     if (age < EARLY_PHASE_SECONDS) return EARLY_INTERVAL_SECONDS;
     return Math.min(Math.max(60, Math.round(age / 10)), MAX_PENDING_INTERVAL_SECONDS);
@@ -566,14 +694,17 @@ export class DomainService {
   }
 }
 
-/**
- * Claims on `name`, an ancestor of it or a subdomain of it, through the (status, reverse(name)) index:
- * reversed, a subdomain's name starts with the reversed name and a dot.
- */
-function overlapping(name: string) {
-  const sql = '(reverse(name) in (?) or reverse(name) like ?)';
-  const params = [nameAndAncestors(name).map(reverse), `${reverse(name)}.%`];
-  return { sql, params, fragment: () => raw(sql, params) };
+/** Whether two names are one, or one is a subdomain of the other. */
+function overlaps(a: string, b: string): boolean {
+  return a === b || a.endsWith(`.${b}`) || b.endsWith(`.${a}`);
+}
+
+/** Whether, among `claims`, another parent holds a verified claim on `name`, an ancestor or a subdomain of it. */
+function conflictingVerified(claims: Domain[], parentId: string, name: string): boolean {
+  return claims.some(
+    (claim) =>
+      claim.status === DomainStatus.VERIFIED && claim.parent.id !== parentId && overlaps(claim.name, name),
+  );
 }
 
 /** Names are ASCII (A-labels), so reversing code units matches PostgreSQL's reverse(). */
@@ -590,7 +721,11 @@ async function forEachConcurrently<T>(items: T[], workers: number, run: (item: T
   );
 }
 
-function unchanged(domain: Domain): CheckResult {
+function timestamp(text: string | null): Date | null {
+  return text === null ? null : new Date(text);
+}
+
+function unchanged(domain: Domain | null): CheckResult {
   return { domain, changed: false, others: [] };
 }
 

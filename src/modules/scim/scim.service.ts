@@ -3,7 +3,7 @@
 // If-Match, and the error format. Every write re-applies provisioning in the same transaction.
 import { type EntityClass, LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { findBySql } from '../../db/plain-reads.js';
+import { findBySql, plainRows as rows } from '../../db/plain-reads.js';
 import type { Clock } from '../../lib/clock.js';
 import type { EventBus } from '../../lib/events.js';
 import { isUuid, uuidv7 } from '../../lib/ids.js';
@@ -908,18 +908,6 @@ function paging(query: ListQuery) {
   const requested = query.count === undefined ? 100 : Number.parseInt(query.count, 10);
   const limit = Math.min(MAX_RESULTS, Math.max(0, Number.isNaN(requested) ? 100 : requested));
   return { offset: startIndex - 1, limit, startIndex };
-}
-
-/**
- * Filters compile to SQL with positional bindings; knex sends them as real parameters (an array as one
- * PostgreSQL array), in the transaction of `em` if it has one.
- */
-async function rows<T>(em: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
-  const query = em.getKnex().raw(sql, params as never);
-  const transaction = em.getTransactionContext();
-  if (transaction) query.transacting(transaction);
-  const result = await query;
-  return result.rows as T[];
 }
 
 function listResponse(total: number, startIndex: number, resources: Json[]): Json {

@@ -268,7 +268,7 @@ export class SsoLoginService {
     const memberships = await findBySql(
       em,
       Membership,
-      'select * from memberships where user_id = ? and organization_id in (?)',
+      'select * from memberships where user_id = ? and organization_id = any(?)',
       [user.id, organizations.map((o) => o.id)],
     );
     for (const organization of organizations) {

@@ -5,6 +5,7 @@ import { findBySql } from '../../db/plain-reads.js';
 import { DomainError } from '../../lib/errors.js';
 import { emailDomain } from '../../lib/names.js';
 import { Domain, DomainStatus } from '../domains/domain.entity.js';
+import { nameAndAncestors } from '../domains/domain-name.js';
 import { SsoConnection, SsoConnectionState, SsoProtocol } from './sso-connection.entity.js';
 
 export interface SsoRoute {
@@ -20,13 +21,12 @@ export interface SsoRoute {
  */
 export async function capturingDomain(em: EntityManager, host: string): Promise<Domain | null> {
   // `host` and each of its ancestors short of the top-level label: the names a claim could be on.
-  const labels = host.split('.');
-  const candidates = labels.slice(0, -1).map((_, i) => labels.slice(i).join('.'));
+  const candidates = nameAndAncestors(host).slice(0, -1);
   if (candidates.length === 0) return null;
   const [domain] = await findBySql(
     em,
     Domain,
-    'select * from domains where name in (?) and status = ? order by length(name) desc limit 1',
+    'select * from domains where name = any(?) and status = ? order by length(name) desc limit 1',
     [candidates, DomainStatus.VERIFIED],
   );
   return domain ?? null;
