@@ -1,6 +1,8 @@
-// A closed-loop HTTP load generator (autocannon is not installed): `connections` keep-alive connections,
-// each sending its next request as soon as the previous answer is read, for a fixed time. It runs in a
-// worker thread, so the server under test keeps the main event loop to itself.
+// HTTP clients in a worker thread, so the server under test keeps the main event loop to itself.
+// `load`: a closed-loop load generator (autocannon is not installed): `connections` keep-alive connections,
+// each sending its next request as soon as the previous answer is read, for a fixed time.
+// `push`: a fixed list of requests sent in order by `connections` keep-alive connections, as an IdP's
+// clients push a directory; every answer comes back.
 import http from 'node:http';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 
@@ -24,10 +26,39 @@ export interface LoadResult {
   p99Ms: number;
 }
 
+export interface PushRequest {
+  url: string;
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+export interface PushOptions {
+  requests: PushRequest[];
+  connections: number;
+}
+
+export interface PushResult {
+  /** From the first request sent to the last answer read. */
+  seconds: number;
+  /** In the order of the requests. */
+  responses: Array<{ status: number; body: string }>;
+}
+
+type Job = { kind: 'load'; options: LoadOptions } | { kind: 'push'; options: PushOptions };
+
 export function load(options: LoadOptions): Promise<LoadResult> {
+  return inWorker({ kind: 'load', options });
+}
+
+export function push(options: PushOptions): Promise<PushResult> {
+  return inWorker({ kind: 'push', options });
+}
+
+function inWorker<T>(job: Job): Promise<T> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL(import.meta.url), { workerData: options });
-    worker.once('message', (result: LoadResult) => resolve(result));
+    const worker = new Worker(new URL(import.meta.url), { workerData: job });
+    worker.once('message', (result: T) => resolve(result));
     worker.once('error', reject);
     worker.once('exit', (code) => {
       if (code !== 0) reject(new Error(`The load worker exited with ${code}.`));
@@ -35,17 +66,16 @@ export function load(options: LoadOptions): Promise<LoadResult> {
   });
 }
 
-function send(agent: http.Agent, options: LoadOptions): Promise<boolean> {
+function send(agent: http.Agent, options: PushRequest): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const request = http.request(options.url, { method: options.method, headers: options.headers, agent });
     request.once('error', reject);
     request.once('response', (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.once('end', () => {
-        const ok = response.statusCode! < 300 && !Buffer.concat(chunks).includes('"errors"');
-        resolve(ok);
-      });
+      response.once('end', () =>
+        resolve({ status: response.statusCode!, body: Buffer.concat(chunks).toString() }),
+      );
     });
     request.end(options.body);
   });
@@ -62,7 +92,8 @@ async function run(options: LoadOptions): Promise<LoadResult> {
       Array.from({ length: options.connections }, async () => {
         while (performance.now() < end) {
           const start = performance.now();
-          const ok = await send(agent, options);
+          const { status, body } = await send(agent, options);
+          const ok = status < 300 && !body.includes('"errors"');
           if (!measuring) continue;
           latencies.push(performance.now() - start);
           if (!ok) errors++;
@@ -88,6 +119,25 @@ async function run(options: LoadOptions): Promise<LoadResult> {
   };
 }
 
-if (!isMainThread && (workerData as LoadOptions | undefined)?.url) {
-  parentPort!.postMessage(await run(workerData as LoadOptions));
+async function runPush({ requests, connections }: PushOptions): Promise<PushResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  const responses: PushResult['responses'] = [];
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (next < requests.length) {
+        const i = next++;
+        responses[i] = await send(agent, requests[i]!);
+      }
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  agent.destroy();
+  return { seconds, responses };
+}
+
+const job = workerData as Job | undefined;
+if (!isMainThread && job?.kind) {
+  parentPort!.postMessage(job.kind === 'load' ? await run(job.options) : await runPush(job.options));
 }

@@ -1,16 +1,18 @@
 // 10,000 users and 200 groups pushed through our SCIM API by several concurrent clients (as an IdP's
 // first sync does), against baselines in the same run: single-row insert transactions on as many raw pg
 // connections (what one provisioned user costs PostgreSQL at least), and the same rows inserted raw in
-// batches (the floor for group memberships, which a group POST writes many at a time). Also reports the
-// process's peak RSS during the push.
+// batches (the floor for group memberships, which a group POST writes many at a time). The clients run
+// in a worker thread (bench/load.ts), as the GraphQL bench's do. Also reports the server's peak heap
+// growth during the push, and the process's peak RSS growth (server and clients).
 import pg from 'pg';
 import { uuidv7 } from '../src/lib/ids.js';
 import { Domain, DomainStatus } from '../src/modules/domains/domain.entity.js';
 import { OrganizationKind } from '../src/modules/organizations/roles.js';
 import { User } from '../src/modules/sessions/user.entity.js';
+import { push } from './load.js';
 import { report } from './report.js';
 import type { BenchResult } from './run.js';
-import { benchApp, benchDatabase, pool, scaled, secondsSince } from './support.js';
+import { benchApp, benchDatabase, scaled, secondsSince } from './support.js';
 
 const USERS = scaled(10_000);
 const GROUPS = Math.min(200, USERS);
@@ -120,16 +122,20 @@ export default async function scimPush(): Promise<BenchResult> {
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/scim+json' };
 
     let peakRss = process.memoryUsage().rss;
-    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+    let peakHeap = process.memoryUsage().heapUsed;
+    const sampler = setInterval(() => {
+      const { rss, heapUsed } = process.memoryUsage();
+      peakRss = Math.max(peakRss, rss);
+      peakHeap = Math.max(peakHeap, heapUsed);
+    }, 50);
     const rssBefore = process.memoryUsage().rss;
-    const ids: string[] = [];
-    const start = performance.now();
-    await pool(
-      Array.from({ length: USERS }, (_, i) => i),
-      CLIENTS,
-      async (i) => {
+    const heapBefore = process.memoryUsage().heapUsed;
+    const users = await push({
+      connections: CLIENTS,
+      requests: Array.from({ length: USERS }, (_, i) => {
         const email = `user${i}@${DOMAIN}`;
-        const response = await fetch(`${base}/Users`, {
+        return {
+          url: `${base}/Users`,
           method: 'POST',
           headers,
           body: JSON.stringify({
@@ -139,29 +145,30 @@ export default async function scimPush(): Promise<BenchResult> {
             emails: [{ value: email, primary: true, type: 'work' }],
             active: true,
           }),
-        });
-        if (response.status !== 201)
-          throw new Error(`user ${i}: HTTP ${response.status} ${await response.text()}`);
-        ids[i] = ((await response.json()) as { id: string }).id;
-      },
-    );
-    const userSeconds = secondsSince(start);
-    const groupsStart = performance.now();
+        };
+      }),
+    });
+    const ids = users.responses.map(({ status, body }, i) => {
+      if (status !== 201) throw new Error(`user ${i}: HTTP ${status} ${body}`);
+      return (JSON.parse(body) as { id: string }).id;
+    });
     const perGroup = Math.floor(USERS / GROUPS);
-    await pool(
-      Array.from({ length: GROUPS }, (_, g) => g),
-      CLIENTS,
-      async (g) => {
-        const members = ids.slice(g * perGroup, (g + 1) * perGroup).map((value) => ({ value }));
-        const response = await fetch(`${base}/Groups`, {
-          method: 'POST',
-          headers,
-          body: JSON.stringify({ schemas: [GROUP_SCHEMA], displayName: `anthropic-group-${g}`, members }),
-        });
-        if (response.status !== 201) throw new Error(`group ${g}: HTTP ${response.status}`);
-      },
-    );
-    const groupSeconds = secondsSince(groupsStart);
+    const groups = await push({
+      connections: CLIENTS,
+      requests: Array.from({ length: GROUPS }, (_, g) => ({
+        url: `${base}/Groups`,
+        method: 'POST',
+        headers,
+        body: JSON.stringify({
+          schemas: [GROUP_SCHEMA],
+          displayName: `anthropic-group-${g}`,
+          members: ids.slice(g * perGroup, (g + 1) * perGroup).map((value) => ({ value })),
+        }),
+      })),
+    });
+    groups.responses.forEach(({ status, body }, g) => {
+      if (status !== 201) throw new Error(`group ${g}: HTTP ${status} ${body}`);
+    });
     clearInterval(sampler);
 
     const rawTransactions = await rawTransactionsPerSecond(database.url, directory.id);
@@ -170,11 +177,12 @@ export default async function scimPush(): Promise<BenchResult> {
       users: USERS,
       groups: GROUPS,
       clients: CLIENTS,
-      serverPeakRssGrowthMB: Number(((peakRss - rssBefore) / MB).toFixed(1)),
+      serverPeakHeapGrowthMB: Number(((peakHeap - heapBefore) / MB).toFixed(1)),
+      peakRssGrowthMB: Number(((peakRss - rssBefore) / MB).toFixed(1)),
       figures: [
         report({
           metric: `SCIM user POSTs (HTTP, JSON, account, membership, audit; ${CLIENTS} clients)`,
-          value: USERS / userSeconds,
+          value: USERS / users.seconds,
           unit: 'users/s',
           baseline: rawTransactions,
           baselineUnit: 'tx/s',
@@ -183,7 +191,7 @@ export default async function scimPush(): Promise<BenchResult> {
         }),
         report({
           metric: `SCIM group POSTs, ${GROUPS} groups of ${perGroup} members`,
-          value: (GROUPS * perGroup) / groupSeconds,
+          value: (GROUPS * perGroup) / groups.seconds,
           unit: 'memberships/s',
           baseline: rawBatched,
           baselineUnit: 'rows/s',
