@@ -1,7 +1,7 @@
 // A SCIM 2.0 conformance suite (RFC 7644) with the exact request shapes Okta and Entra ID send, the
 // refusals, and what provisioning does with the accounts: created before first login, memberships,
 // deprovisioning that ends sessions at once, reactivation that does not revive old sessions.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   DirectoryCreateDocument,
   DirectoryDeleteDocument,
@@ -196,6 +196,53 @@ describe('SCIM 2.0 server', () => {
       expect(byName.body.Resources?.[0]?.members).toBeUndefined();
       expect((await scim('DELETE', `/Groups/${id}`)).status).toBe(204);
       expect((await scim('GET', `/Groups/${id}`)).status).toBe(404);
+    });
+
+    it('creates a user with its account, JIT membership and audit events in one statement, and publishes the membership', async () => {
+      const email = uniqueEmail('one-statement', 'scim-corp.com');
+      const statements: string[] = [];
+      const knex = stack.app.orm.em.getConnection().getKnex();
+      const record = (query: { sql: string }) => {
+        // Authentication reads the directory (and now and then notes its last request): not the write.
+        if (!/^\s*(select \* from|update) "?directories"? /i.test(query.sql)) statements.push(query.sql);
+      };
+      const publish = vi.spyOn(stack.app.services.events, 'publish');
+      knex.on('query', record);
+      let created: ScimResponse;
+      try {
+        created = await scim('POST', '/Users', oktaUser(email));
+      } finally {
+        knex.off('query', record);
+      }
+      expect(created.status).toBe(201);
+      const writes = statements.filter((sql) => /^\s*(with|insert|update|delete|begin)/i.test(sql));
+      expect(writes, writes.join("\n")).toHaveLength(1);
+      expect(writes[0]).toMatch(
+        /insert into "users".*insert into "directory_users"|insert into "directory_users".*insert into "users"/s,
+      );
+      const [row] = await stack.app.orm.em
+        .fork()
+        .getConnection()
+        .execute<Array<{ role: string; source: string; actions: string[]; linked: boolean }>>(
+          `select m.role, m.source,
+                  (select array_agg(a.action order by a.action) from audit_events a
+                    where a.target_id in (u.id, m.id)) as actions,
+                  exists (select 1 from directory_users d where d.user_id = u.id and d.id = ?) as linked
+             from users u join memberships m on m.user_id = u.id
+            where u.email = ? and m.organization_id = ?`,
+          [created.body.id, email, parent.organizationId],
+        );
+      expect(row).toMatchObject({
+        source: 'SCIM',
+        linked: true,
+        actions: ['member.provisioned', 'user.created'],
+      });
+      expect(publish).toHaveBeenCalledWith(
+        'MEMBERSHIP_CHANGED',
+        parent.organizationId,
+        expect.objectContaining({ email, change: 'ADDED', role: row!.role }),
+      );
+      publish.mockRestore();
     });
 
     it('writes a group of many members in one statement, and keeps none of a refused request', async () => {

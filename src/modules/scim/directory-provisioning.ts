@@ -23,6 +23,11 @@ export interface ReconcileOutcome {
   deprovisioned: boolean;
   /** Set when sessions were revoked: live connections of this user must close after commit. */
   revokedUserId?: string;
+  /**
+   * Set when `withoutMappings` was asked and group mappings would apply: nothing was written, and what
+   * was persisted is to be dropped, as mappings read the account link (and so need it written) first.
+   */
+  needsMappings?: boolean;
   error?: string;
 }
 
@@ -36,13 +41,14 @@ export class DirectoryProvisioning {
 
   /**
    * `readded`: the IdP (re)assigned the user in this request (created or reactivated), which also undoes
-   * an admin's console removal; a plain sync does not.
+   * an admin's console removal; a plain sync does not. `withoutMappings`: stop short of group mappings
+   * (see `needsMappings`), for a caller that writes everything at the end.
    */
   async reconcile(
     em: EntityManager,
     directory: Directory,
     entry: DirectoryUser,
-    options: { deleted?: boolean; readded?: boolean } = {},
+    options: { deleted?: boolean; readded?: boolean; withoutMappings?: boolean } = {},
   ): Promise<ReconcileOutcome> {
     const scope: Pick<Scope, 'viewer' | 'requestId'> = { viewer: null, requestId: `scim:${directory.id}` };
     if (options.deleted || !entry.active) return this.deprovision(em, scope, directory, entry);
@@ -124,6 +130,7 @@ export class DirectoryProvisioning {
     }
     // Without an organization that has mappings on, the user's groups change nothing.
     if (organizations.some((o) => o.advancedGroupMappings)) {
+      if (options.withoutMappings) return { provisioned, deprovisioned: false, needsMappings: true };
       // The groups are read through the directory user's account link: a link (or an account) made in
       // this request must be written first, as auto-flush only covers the entity a query selects.
       if (linked) await em.flush();

@@ -3,6 +3,7 @@
 // If-Match, and the error format. Every write re-applies provisioning in the same transaction.
 import { type EntityClass, LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { insertAsOneStatement } from '../../db/one-statement-insert.js';
 import { findBySql, plainRows as rows } from '../../db/plain-reads.js';
 import type { Clock } from '../../lib/clock.js';
 import type { EventBus } from '../../lib/events.js';
@@ -195,10 +196,10 @@ export class ScimService {
     body: unknown,
   ): Promise<WriteResult> {
     const resource = requireSchema(body, USER_SCHEMA);
+    const written = await this.createUserInOneStatement(em, directory, base, resource);
+    if (written) return written;
     return this.write(em, async (tx, after) => {
-      const user = new DirectoryUser(tx.getReference(Directory, directory.id), '', this.clock.now());
-      applyUserResource(user, resource);
-      tx.persist(user);
+      const user = this.newUser(tx, directory, resource);
       // The row is written with the account link provisioning gives it, in one flush: a taken userName
       // surfaces there and rolls the rest back.
       await refuseTakenUserName(user, async () => {
@@ -207,6 +208,46 @@ export class ScimService {
       });
       return { resource: renderUser(user, base), status: 201, version: user.version };
     });
+  }
+
+  /**
+   * The common creation, an IdP's first push: the directory user, its account and memberships, and their
+   * audit events are all new rows, written in one statement (insertAsOneStatement) without a transaction
+   * around the reads before it, as a read-committed one would see the same. Null, having written nothing,
+   * for any other case (an account to update, group mappings to apply, an account made meanwhile), which
+   * createUser then makes in a transaction.
+   */
+  private async createUserInOneStatement(
+    em: EntityManager,
+    directory: Directory,
+    base: string,
+    resource: Json,
+  ): Promise<WriteResult | null> {
+    const fork = em.fork();
+    const user = this.newUser(fork, directory, resource);
+    const outcome = await this.provisioning.reconcile(fork, directory, user, {
+      readded: true,
+      withoutMappings: true,
+    });
+    // Revoked sessions are closed after a commit, which only the transactional path tracks.
+    if (outcome.needsMappings || outcome.revokedUserId) return null;
+    try {
+      let written = false;
+      await refuseTakenUserName(user, async () => (written = await insertAsOneStatement(fork)));
+      if (!written) return null;
+    } catch (error) {
+      // An account with this e-mail made since the read: the transaction links it.
+      if (error instanceof UniqueConstraintViolationException) return null;
+      throw error;
+    }
+    return { resource: renderUser(user, base), status: 201, version: user.version };
+  }
+
+  private newUser(em: EntityManager, directory: Directory, resource: Json): DirectoryUser {
+    const user = new DirectoryUser(em.getReference(Directory, directory.id), '', this.clock.now());
+    applyUserResource(user, resource);
+    em.persist(user);
+    return user;
   }
 
   async replaceUser(
