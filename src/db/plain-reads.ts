@@ -26,7 +26,18 @@ export async function findBySql<T extends object>(
   sql: string,
   params: unknown[],
 ): Promise<T[]> {
-  const rows = await plainRows<EntityData<T>>(em, sql, params);
+  return entitiesOf(em, entity, await plainRows<EntityData<T>>(em, sql, params));
+}
+
+/**
+ * Rows of the entity's table, as selected or as `to_jsonb` writes a row, as entities of `em` (one already
+ * loaded is returned as it is, as findBySql does).
+ */
+export function entitiesOf<T extends object>(
+  em: EntityManager,
+  entity: EntityClass<T>,
+  rows: Array<EntityData<T>>,
+): T[] {
   const meta = em.getMetadata().get<T>(entity.name);
   return rows.map((row) =>
     em.merge(entity, em.getDriver().mapResult(row, meta) as EntityData<T>, {

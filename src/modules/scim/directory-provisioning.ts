@@ -2,9 +2,10 @@
 // active user with an e-mail on the parent's verified domains becomes an account with memberships as
 // rule 11 says; an inactive or deleted one loses the memberships the directory granted and every session.
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { findBySql } from '../../db/plain-reads.js';
+import type { EntityData } from '@mikro-orm/core';
+import { entitiesOf, plainRows } from '../../db/plain-reads.js';
 import type { Clock } from '../../lib/clock.js';
-import { canonicalEmail, InvalidEmailError } from '../../lib/names.js';
+import { canonicalEmail, emailDomain, InvalidEmailError } from '../../lib/names.js';
 import type { Scope } from '../../lib/scope.js';
 import { ActorType } from '../audit/audit-event.entity.js';
 import type { AuditService } from '../audit/audit.service.js';
@@ -13,7 +14,7 @@ import { Membership, MembershipSource, RemovalReason } from '../members/membersh
 import { Organization } from '../organizations/organization.entity.js';
 import type { SessionService } from '../sessions/session.service.js';
 import { User } from '../sessions/user.entity.js';
-import { isOnVerifiedDomain } from '../sso/sso-routing.js';
+import { capturingDomainQuery } from '../sso/sso-routing.js';
 import type { Directory } from './directory.entity.js';
 import { type DirectoryUser } from './directory-user.entity.js';
 import { primaryEmail } from './scim-resources.js';
@@ -29,6 +30,37 @@ export interface ReconcileOutcome {
    */
   needsMappings?: boolean;
   error?: string;
+}
+
+/**
+ * What reconciling an active entry reads, in one statement: whether `email` is on a verified domain of
+ * the parent (null if not), the account with that e-mail, and the parent's organizations of both
+ * channels (JIT ones provision in reconcile, mapped ones by group).
+ */
+async function readContext(
+  em: EntityManager,
+  parentId: string,
+  email: string,
+): Promise<{ account: User | null; organizations: Organization[] } | null> {
+  const capturing = capturingDomainQuery(emailDomain(email));
+  if (!capturing) return null;
+  const [row] = await plainRows<{
+    captured: boolean;
+    account: EntityData<User> | null;
+    organizations: Array<EntityData<Organization>>;
+  }>(
+    em,
+    `select coalesce((select parent_id from (${capturing.sql}) as d) = ?, false) as captured,
+            (select to_jsonb(u) from users u where u.email = ?) as account,
+            (select coalesce(jsonb_agg(o), '[]') from organizations o
+              where o.parent_id = ? and (o.jit_enabled or o.advanced_group_mappings)) as organizations`,
+    [...capturing.params, parentId, email, parentId],
+  );
+  if (!row?.captured) return null;
+  return {
+    account: row.account ? entitiesOf(em, User, [row.account])[0]! : null,
+    organizations: entitiesOf(em, Organization, row.organizations),
+  };
 }
 
 export class DirectoryProvisioning {
@@ -60,7 +92,8 @@ export class DirectoryProvisioning {
         return { provisioned: false, deprovisioned: false, error: `${entry.userName}: no valid e-mail` };
       throw error;
     }
-    if (!(await isOnVerifiedDomain(em, directory.parent.id, email))) {
+    const context = await readContext(em, directory.parent.id, email);
+    if (!context) {
       return {
         provisioned: false,
         deprovisioned: false,
@@ -68,8 +101,7 @@ export class DirectoryProvisioning {
       };
     }
     const now = this.clock.now();
-    const existing =
-      entry.user ?? (await findBySql(em, User, 'select * from users where email = ? limit 1', [email]))[0];
+    const existing = entry.user ?? context.account;
     const user = existing ?? new User(email, now);
     if (!existing) {
       em.persist(user);
@@ -86,13 +118,7 @@ export class DirectoryProvisioning {
     const name = [entry.givenName, entry.familyName].filter(Boolean).join(' ').slice(0, 200);
     if (name && user.name !== name) user.name = name;
     let provisioned = false;
-    // The organizations of both channels in one read: JIT ones provision here, mapped ones by group.
-    const organizations = await findBySql(
-      em,
-      Organization,
-      'select * from organizations where parent_id = ? and (jit_enabled or advanced_group_mappings)',
-      [directory.parent.id],
-    );
+    const { organizations } = context;
     const jit = organizations.filter((o) => o.jitEnabled && !o.advancedGroupMappings);
     // An account made just now has no memberships yet.
     const memberships =

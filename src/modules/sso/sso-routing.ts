@@ -16,19 +16,26 @@ export interface SsoRoute {
 }
 
 /**
- * The verified domain covering `host`, longest match first, with its parent. A plain read: it runs on
- * every SCIM write, SSO sign-in and sign-in route decision.
+ * The query of the verified domain covering `host`, longest match first (every column of the domain);
+ * none when `host` has no name a claim could be on (`host` and its ancestors short of the top-level label).
  */
-export async function capturingDomain(em: EntityManager, host: string): Promise<Domain | null> {
-  // `host` and each of its ancestors short of the top-level label: the names a claim could be on.
+export function capturingDomainQuery(host: string): { sql: string; params: unknown[] } | null {
   const candidates = nameAndAncestors(host).slice(0, -1);
   if (candidates.length === 0) return null;
-  const [domain] = await findBySql(
-    em,
-    Domain,
-    'select * from domains where name = any(?) and status = ? order by length(name) desc limit 1',
-    [candidates, DomainStatus.VERIFIED],
-  );
+  return {
+    sql: 'select * from domains where name = any(?) and status = ? order by length(name) desc limit 1',
+    params: [candidates, DomainStatus.VERIFIED],
+  };
+}
+
+/**
+ * The verified domain covering `host`, with its parent. A plain read: it runs on every SCIM write, SSO
+ * sign-in and sign-in route decision.
+ */
+export async function capturingDomain(em: EntityManager, host: string): Promise<Domain | null> {
+  const query = capturingDomainQuery(host);
+  if (!query) return null;
+  const [domain] = await findBySql(em, Domain, query.sql, query.params);
   return domain ?? null;
 }
 
