@@ -216,7 +216,7 @@ describe('SCIM 2.0 server', () => {
       }
       expect(created.status).toBe(201);
       const writes = statements.filter((sql) => /^\s*(with|insert|update|delete|begin)/i.test(sql));
-      expect(writes, writes.join("\n")).toHaveLength(1);
+      expect(writes, writes.join('\n')).toHaveLength(1);
       expect(writes[0]).toMatch(
         /insert into "users".*insert into "directory_users"|insert into "directory_users".*insert into "users"/s,
       );
