@@ -144,7 +144,7 @@ export class DomainService {
   }
 
   async add(scope: Scope, parentId: string, rawName: string): Promise<Domain> {
-    const { name } = parseClaimableDomain(rawName);
+    const { name, registrable } = parseClaimableDomain(rawName);
     const domain = await scope.em.transactional(async (em) => {
       const parent = await this.access.requireParentAdmin(scope, parentId, { em });
       const pending = await em.count(Domain, { parent, status: DomainStatus.PENDING });
@@ -154,7 +154,7 @@ export class DomainService {
           `A parent can have at most ${MAX_PENDING_PER_PARENT} pending claims.`,
         );
       }
-      if (conflictingVerified(await this.claimsOn(em, [name]), parent.id, name)) throw conflict(name);
+      if (conflictingVerified(await this.claimsOn(em, [registrable]), parent.id, name)) throw conflict(name);
       const domain = new Domain(parent, name, randomToken(32), this.clock.now());
       em.persist(domain);
       await this.audit.recordForParent(em, scope, parent.id, {
@@ -214,7 +214,7 @@ export class DomainService {
           `The claim is ${domain.status.toLowerCase()}: nothing to restart.`,
         );
       }
-      const claims = await this.claimsOn(em, [domain.name]);
+      const claims = await this.claimsOn(em, registrablesOf([domain.name]));
       if (conflictingVerified(claims, domain.parent.id, domain.name)) throw conflict(domain.name);
       const before = { status: domain.status };
       const now = this.clock.now();
@@ -250,13 +250,7 @@ export class DomainService {
         em.remove(domain);
         return { domain, others: [] };
       }
-      const context: ChangeContext = {
-        em,
-        scope,
-        claims: await this.claimsOn(em, [domain.name]),
-        audit: [],
-        interactive: true,
-      };
+      const context = await this.changeContext(em, scope, registrablesOf([domain.name]), true);
       em.remove(domain);
       const others = this.unblockOthers(context, domain);
       await this.audit.recordForParents(em, scope, context.audit);
@@ -408,34 +402,21 @@ export class DomainService {
     options: { interactive: boolean },
   ): Promise<CheckResult[]> {
     const results = await scope.em.transactional(async (em) => {
-      await this.lockRegistrables(
-        em,
-        checks.map(({ seen }) => seen.name),
+      const registrables = registrablesOf(checks.map(({ seen }) => seen.name));
+      await this.lockRegistrables(em, registrables);
+      const current = new Map(
+        (
+          await em.find(
+            Domain,
+            { id: { $in: checks.map(({ seen }) => seen.id) } },
+            { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true },
+          )
+        ).map((domain) => [domain.id, domain]),
       );
-      const current = await em.find(
-        Domain,
-        { id: { $in: checks.map(({ seen }) => seen.id) } },
-        { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true },
-      );
-      const context: ChangeContext = {
-        em,
-        scope,
-        claims: await this.claimsOn(
-          em,
-          checks.map(({ seen }) => seen.name),
-        ),
-        audit: [],
-        interactive: options.interactive,
-      };
+      const context = await this.changeContext(em, scope, registrables, options.interactive);
       const results: CheckResult[] = [];
       for (const check of checks)
-        results.push(
-          await this.applyOne(
-            context,
-            check,
-            current.find((d) => d.id === check.seen.id),
-          ),
-        );
+        results.push(await this.applyOne(context, check, current.get(check.seen.id)));
       await this.audit.recordForParents(em, scope, context.audit);
       return results;
     });
@@ -467,22 +448,28 @@ export class DomainService {
     return unchanged(domain);
   }
 
-  /**
-   * Takes the advisory locks of the registrable domains of `names`, in one order whatever the caller, so
-   * two batches never wait on each other's locks.
-   */
-  private async lockRegistrables(em: EntityManager, names: string[]): Promise<void> {
-    const keys = [...new Set(names.map((name) => `domain:${parseClaimableDomain(name).registrable}`))].sort();
+  /** Takes the advisory locks of `registrables` in one order whatever the caller, so two batches never deadlock. */
+  private async lockRegistrables(em: EntityManager, registrables: string[]): Promise<void> {
+    const keys = registrables.map((registrable) => `domain:${registrable}`).sort();
     // unnest yields the keys in array order and each row's lock is taken as the row is produced.
     await plainRows(em, 'select pg_advisory_xact_lock(hashtext(k)) from unnest(?::text[]) as k', [keys]);
   }
 
+  /** A transaction's changes of status on claims under `registrables`, with every claim they can touch. */
+  private async changeContext(
+    em: EntityManager,
+    scope: Scope,
+    registrables: string[],
+    interactive: boolean,
+  ): Promise<ChangeContext> {
+    return { em, scope, claims: await this.claimsOn(em, registrables), audit: [], interactive };
+  }
+
   /**
-   * Every pending, verified or blocked claim on the registrable domains of `names`, any parent's: all the
-   * claims a change of status on one of `names` can conflict with, block or unblock.
+   * Every pending, verified or blocked claim on `registrables`, any parent's: all the claims a change of
+   * status under them can conflict with, block or unblock.
    */
-  private async claimsOn(em: EntityManager, names: string[]): Promise<Domain[]> {
-    const reversed = [...new Set(names.map((name) => reverse(parseClaimableDomain(name).registrable)))];
+  private async claimsOn(em: EntityManager, registrables: string[]): Promise<Domain[]> {
     // Reversed, a subdomain's name starts with the reversed registrable domain and a dot: the range
     // serves the (status, reverse(name)) index, the equality after it keeps exactly the family.
     return findBySql(
@@ -492,7 +479,7 @@ export class DomainService {
          join domains d on d.status = any(?)
           and reverse(d.name) ~>=~ r.rev and reverse(d.name) ~<~ (r.rev || '/')
           and (reverse(d.name) = r.rev or left(reverse(d.name), length(r.rev) + 1) = (r.rev || '.'))`,
-      [reversed, [DomainStatus.PENDING, DomainStatus.VERIFIED, DomainStatus.BLOCKED]],
+      [registrables.map(reverse), [DomainStatus.PENDING, DomainStatus.VERIFIED, DomainStatus.BLOCKED]],
     );
   }
 
@@ -692,6 +679,11 @@ export class DomainService {
       occurredAt: this.clock.now(),
     });
   }
+}
+
+/** The registrable domains of `names`, once each: the unit of locking and of claimsOn. */
+function registrablesOf(names: string[]): string[] {
+  return [...new Set(names.map((name) => parseClaimableDomain(name).registrable))];
 }
 
 /** Whether two names are one, or one is a subdomain of the other. */
