@@ -5,6 +5,7 @@
 // clients push a directory; every answer comes back.
 import http from 'node:http';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { forEachConcurrently } from '../src/lib/concurrency.js';
 
 export interface LoadOptions {
   url: string;
@@ -122,16 +123,10 @@ async function run(options: LoadOptions): Promise<LoadResult> {
 async function runPush({ requests, connections }: PushOptions): Promise<PushResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
   const responses: PushResult['responses'] = [];
-  let next = 0;
   const start = performance.now();
-  await Promise.all(
-    Array.from({ length: connections }, async () => {
-      while (next < requests.length) {
-        const i = next++;
-        responses[i] = await send(agent, requests[i]!);
-      }
-    }),
-  );
+  await forEachConcurrently([...requests.keys()], connections, async (i) => {
+    responses[i] = await send(agent, requests[i]!);
+  });
   const seconds = (performance.now() - start) / 1000;
   agent.destroy();
   return { seconds, responses };

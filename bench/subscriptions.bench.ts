@@ -10,9 +10,10 @@ import type { App } from '../src/app.js';
 import type { DomainStatusChangedEvent } from '../src/lib/events.js';
 import { uuidv7 } from '../src/lib/ids.js';
 import { OrganizationKind } from '../src/modules/organizations/roles.js';
+import { forEachConcurrently } from '../src/lib/concurrency.js';
 import { type Figure, report, skipped } from './report.js';
 import type { BenchResult } from './run.js';
-import { benchApp, benchDatabase, median, pool, scaled, signedInUser } from './support.js';
+import { benchApp, benchDatabase, median, scaled, signedInUser } from './support.js';
 
 const SUBSCRIBERS = scaled(1_000);
 const BURST = 100;
@@ -144,7 +145,7 @@ async function rawAudience(parentId: string): Promise<Audience> {
   const { port } = server.address() as { port: number };
   const deliveries = new Deliveries(SUBSCRIBERS);
   const clients: WebSocket[] = [];
-  await pool(
+  await forEachConcurrently(
     Array.from({ length: SUBSCRIBERS }, (_, i) => i),
     CONNECTING,
     async (i) => {
@@ -184,7 +185,7 @@ async function appAudience(
 ): Promise<Audience> {
   const deliveries = new Deliveries(SUBSCRIBERS);
   const clients: Client[] = [];
-  await pool(
+  await forEachConcurrently(
     Array.from({ length: SUBSCRIBERS }, (_, i) => i),
     CONNECTING,
     async (i) => {

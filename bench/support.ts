@@ -65,16 +65,6 @@ export async function signedInUser(app: App, email: string) {
   return { token: issued.token, viewer };
 }
 
-/** Runs `run` over `items` with `workers` concurrent callers. */
-export async function pool<T>(items: T[], workers: number, run: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: workers }, async () => {
-      while (next < items.length) await run(items[next++]!);
-    }),
-  );
-}
-
 export const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 export function secondsSince(start: number): number {

@@ -7,6 +7,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../../config/config.js';
 import { findBySql, plainRows } from '../../db/plain-reads.js';
 import { addSeconds, type Clock } from '../../lib/clock.js';
+import { forEachConcurrently } from '../../lib/concurrency.js';
 import { AccessError, DomainError, notFound } from '../../lib/errors.js';
 import type { RateLimits } from '../../lib/rate-limits.js';
 import type { EventBus } from '../../lib/events.js';
@@ -702,15 +703,6 @@ function conflictingVerified(claims: Domain[], parentId: string, name: string): 
 /** Names are ASCII (A-labels), so reversing code units matches PostgreSQL's reverse(). */
 function reverse(name: string): string {
   return name.split('').reverse().join('');
-}
-
-async function forEachConcurrently<T>(items: T[], workers: number, run: (item: T) => Promise<void>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(workers, items.length) }, async () => {
-      while (next < items.length) await run(items[next++]!);
-    }),
-  );
 }
 
 function timestamp(text: string | null): Date | null {
