@@ -46,17 +46,38 @@ const pagedEstimator: ComplexityEstimator = ({ field, args, childComplexity }) =
   return 1 + rows * childComplexity;
 };
 
+// Apollo hands every request of the same query text the same parsed document, so the cost of an
+// operation without variables (the common case of a console polling one query) is priced once per
+// document, not walked again on every request.
+const costsWithoutVariables = new WeakMap<DocumentNode, Map<string, number>>();
+
 export function operationCost(
   schema: GraphQLSchema,
   document: DocumentNode,
   variables: Record<string, unknown> | undefined,
   operationName: string | undefined | null,
 ): number {
+  if (variables && Object.keys(variables).length > 0)
+    return priceOperation(schema, document, variables, operationName);
+  let costs = costsWithoutVariables.get(document);
+  if (!costs) costsWithoutVariables.set(document, (costs = new Map()));
+  let cost = costs.get(operationName ?? '');
+  if (cost === undefined)
+    costs.set(operationName ?? '', (cost = priceOperation(schema, document, {}, operationName)));
+  return cost;
+}
+
+function priceOperation(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown>,
+  operationName: string | undefined | null,
+): number {
   try {
     return getComplexity({
       schema,
       query: document,
-      variables: variables ?? {},
+      variables,
       operationName: operationName ?? undefined,
       estimators: [pagedEstimator, simpleEstimator({ defaultComplexity: 1 })],
     });

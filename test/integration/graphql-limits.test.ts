@@ -85,6 +85,18 @@ describe('GraphQL abuse limits', () => {
     expect(codes(large)).toEqual(['QUERY_TOO_COMPLEX']);
   });
 
+  it('prices a document again for each set of variables, though its price without variables is kept', async () => {
+    const query = `query Pages($n: Int = 100) {
+      organizations(first: $n) { nodes { parentOrganization { organizations(first: $n) { nodes { id } } } } }
+    }`;
+    for (let round = 0; round < 2; round++) {
+      expect(codes(await post({ query }))).toEqual(['QUERY_TOO_COMPLEX']);
+      const small = await post({ query, variables: { n: 5 } });
+      expect(small.status).toBe(200);
+      expect(small.body.errors).toBeUndefined();
+    }
+  });
+
   it('caps page sizes in the schema', async () => {
     const result = await post({ query: '{ organizations(first: 1000) { nodes { id } } }' });
     expect(codes(result)).toEqual(['BAD_USER_INPUT']);
