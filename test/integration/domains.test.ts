@@ -2,6 +2,7 @@
 // faults, and the clock-driven rules (7-day claims, 3 absences over 72 hours), driven by a manual clock.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../src/lib/clock.js';
+import { CHECK_BATCH, CHECK_LANES } from '../../src/modules/domains/domain.service.js';
 import { StaffRole } from '../../src/modules/sessions/user.entity.js';
 import {
   AuditEventsDocument,
@@ -408,6 +409,29 @@ describe('domain capture', () => {
         expect(stack.dns.queries({ name: `_anthropic-challenge.${name}` })).toHaveLength(1);
     } finally {
       await second.close();
+    }
+  });
+
+  it('works through more due claims than its lanes take in one batch each, checking every one once', async () => {
+    const { parentId } = await parent();
+    const count = CHECK_LANES * CHECK_BATCH + 50;
+    const connection = stack.app.orm.em.fork().getConnection();
+    const now = clock.now();
+    await connection.execute(
+      `insert into domains (id, parent_id, name, status, verification_token, created_at, claim_started_at,
+                            status_changed_at, next_check_at)
+       select gen_random_uuid(), ?, 'lanes-' || n || '-corp.com', 'PENDING', 'token-' || n, ?, ?, ?, ?
+         from generate_series(1, ?) as n`,
+      [parentId, now, now, now, now, count],
+    );
+    try {
+      clock.advance(60_000);
+      stack.dns.reset();
+      await runChecks();
+      for (let n = 1; n <= count; n++)
+        expect(stack.dns.queries({ name: `_anthropic-challenge.lanes-${n}-corp.com` })).toHaveLength(1);
+    } finally {
+      await connection.execute('delete from domains where parent_id = ?', [parentId]);
     }
   });
 
