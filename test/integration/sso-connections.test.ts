@@ -383,6 +383,14 @@ describe('SSO connections', () => {
       email: employee,
       name: 'Erin After',
     });
+    // The identity is the connection's subject, not the address: a new address at the IdP (still on the
+    // parent's domain) signs in the same account rather than making one for that address.
+    const renamed = uniqueEmail('erin.renamed', 'entra-corp.com');
+    tenant.updateUser(employee, { email: renamed });
+    const third = await ssoSignIn(stack, connection, tenant, renamed);
+    const me = (await stack.gqlOk(MeDocument, {}, third)).me;
+    expect(me).toMatchObject({ email: employee, name: 'Erin After' });
+    expect(me?.id).toBe((await stack.gqlOk(MeDocument, {}, first)).me?.id);
   });
 
   it('after SSO, a user removed only in the IdP keeps their session until an admin removes them in the console', async () => {
