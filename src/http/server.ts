@@ -2,7 +2,6 @@
 // protocol routes of each module, and the operations endpoints (/healthz, /readyz, /metrics).
 import { randomUUID } from 'node:crypto';
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
@@ -165,9 +164,6 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
     stopOnTerminationSignals: false,
     formatError: formatGraphQLError,
     plugins: [
-      // No response is cacheable (every one depends on the caller), and Apollo's default cache-control
-      // plugin would otherwise wrap every field's resolver to collect hints nothing reads.
-      ApolloServerPluginCacheControlDisabled(),
       fastifyApolloDrainPlugin(app),
       metrics.apolloPlugin,
       costLimitPlugin,
