@@ -1,7 +1,8 @@
 // Abuse limits of the GraphQL API, applied the same way over HTTP (Apollo) and WebSocket (graphql-ws):
 // tokens while parsing, depth/aliases/directives while validating (graphql-armor), and a cost computed
 // with the operation's real variables once it is resolved. Validation rules alone cannot price
-// `members(first: $n)`, and Apollo caches validation per document, so the cost check runs per request.
+// `members(first: $n)`, and Apollo caches validation per document, so the cost check runs per request
+// (priced once per operation when it has no variables).
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { ApolloServerPlugin } from '@apollo/server';
 import {
@@ -10,6 +11,7 @@ import {
   specifiedRules,
   validate,
   type DocumentNode,
+  type OperationDefinitionNode,
   type GraphQLSchema,
   type ValidationRule,
 } from 'graphql';
@@ -46,24 +48,26 @@ const pagedEstimator: ComplexityEstimator = ({ field, args, childComplexity }) =
   return 1 + rows * childComplexity;
 };
 
-// Apollo hands every request of the same query text the same parsed document, so the cost of an
-// operation without variables (the common case of a console polling one query) is priced once per
-// document, not walked again on every request.
-const costsWithoutVariables = new WeakMap<DocumentNode, Map<string, number>>();
+// Apollo hands every request of the same query text the same parsed document, so an operation without
+// variables (the common case of a console polling one query) is priced once per resolved operation node,
+// not walked again on every request. Keyed by the node Apollo resolved, never by the client's name for
+// it: a name that resolves to nothing prices as nothing and must not stand for the real operation.
+const costsWithoutVariables = new WeakMap<OperationDefinitionNode, number>();
 
 export function operationCost(
   schema: GraphQLSchema,
   document: DocumentNode,
   variables: Record<string, unknown> | undefined,
   operationName: string | undefined | null,
+  resolved?: OperationDefinitionNode,
 ): number {
-  if (variables && Object.keys(variables).length > 0)
-    return priceOperation(schema, document, variables, operationName);
-  let costs = costsWithoutVariables.get(document);
-  if (!costs) costsWithoutVariables.set(document, (costs = new Map()));
-  let cost = costs.get(operationName ?? '');
-  if (cost === undefined)
-    costs.set(operationName ?? '', (cost = priceOperation(schema, document, {}, operationName)));
+  if (!resolved || (variables && Object.keys(variables).length > 0))
+    return priceOperation(schema, document, variables ?? {}, operationName);
+  let cost = costsWithoutVariables.get(resolved);
+  if (cost === undefined) {
+    cost = priceOperation(schema, document, {}, operationName);
+    costsWithoutVariables.set(resolved, cost);
+  }
   return cost;
 }
 
@@ -99,8 +103,8 @@ function tooCostly(cost: number): GraphQLError {
 export const costLimitPlugin: ApolloServerPlugin = {
   async requestDidStart() {
     return {
-      async didResolveOperation({ request, document, schema }) {
-        const cost = operationCost(schema, document, request.variables, request.operationName);
+      async didResolveOperation({ request, document, schema, operation }) {
+        const cost = operationCost(schema, document, request.variables, request.operationName, operation);
         if (cost > GRAPHQL_LIMITS.maxCost) throw tooCostly(cost);
       },
     };

@@ -89,12 +89,28 @@ describe('GraphQL abuse limits', () => {
     const query = `query Pages($n: Int = 100) {
       organizations(first: $n) { nodes { parentOrganization { organizations(first: $n) { nodes { id } } } } }
     }`;
+    // A name that resolves to no operation prices as nothing; it must not be remembered for the real one.
+    expect((await post({ query, operationName: '' })).status).toBe(400);
     for (let round = 0; round < 2; round++) {
       expect(codes(await post({ query }))).toEqual(['QUERY_TOO_COMPLEX']);
       const small = await post({ query, variables: { n: 5 } });
       expect(small.status).toBe(200);
       expect(small.body.errors).toBeUndefined();
     }
+  });
+
+  it('marks every answer uncacheable, over GET too, since each depends on the caller', async () => {
+    const viaPost = await fetch(`${stack.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: '{ organizations(first: 1) { nodes { id } } }' }),
+    });
+    expect(viaPost.headers.get('cache-control')).toBe('no-store');
+    const viaGet = await fetch(`${stack.url}/graphql?query=${encodeURIComponent('{ __typename }')}`, {
+      headers: { authorization: `Bearer ${token}`, 'apollo-require-preflight': 'true' },
+    });
+    expect(viaGet.status).toBe(200);
+    expect(viaGet.headers.get('cache-control')).toBe('no-store');
   });
 
   it('caps page sizes in the schema', async () => {
