@@ -430,6 +430,12 @@ describe('domain capture', () => {
       await runChecks();
       for (let n = 1; n <= count; n++)
         expect(stack.dns.queries({ name: `_anthropic-challenge.lanes-${n}-corp.com` })).toHaveLength(1);
+      const [left] = await connection.execute<Array<{ n: number }>>(
+        `select count(*)::int as n from domains
+          where parent_id = ? and (last_checked_at is null or next_check_at <= ?)`,
+        [parentId, clock.now()],
+      );
+      expect(left!.n).toBe(0);
     } finally {
       await connection.execute('delete from domains where parent_id = ?', [parentId]);
     }

@@ -52,8 +52,11 @@ export const CHECK_CONCURRENCY = 32;
  * left the process idle a third of the time.
  */
 export const CHECK_LANES = 2;
-/** A run stops after this many batches per lane and schedules the next, to bound how long a job runs. */
-const CHECK_BATCHES_PER_LANE = 25;
+/**
+ * A run leases no new batch after this long (the job then asks for the next run), so that slow DNS
+ * cannot stretch one job towards the queue's expiry, after which it would be retried while running.
+ */
+const CHECK_RUN_SECONDS = 30;
 
 export interface TxtInstructions {
   recordName: string;
@@ -276,13 +279,17 @@ export class DomainService {
    * their window. Returns the earliest next check, to schedule the next run.
    */
   async checkDue(em: EntityManager, limit = CHECK_BATCH): Promise<Date | null> {
-    await Promise.all(
+    const started = performance.now();
+    const lanes = await Promise.allSettled(
       Array.from({ length: CHECK_LANES }, async () => {
-        for (let batch = 0; batch < CHECK_BATCHES_PER_LANE; batch++) {
-          if ((await this.checkBatch(em.fork(), limit)) < limit) return;
+        while ((await this.checkBatch(em.fork(), limit)) === limit) {
+          if (performance.now() - started > CHECK_RUN_SECONDS * 1000) return;
         }
       }),
     );
+    // Both lanes end before the run does: a failed run is retried, and must not overlap one still working.
+    const failed = lanes.find((lane) => lane.status === 'rejected');
+    if (failed) throw failed.reason;
     const next = await em
       .fork()
       .findOne(
