@@ -41,7 +41,8 @@ const noSharedPubSub: PubSub = {
 // type-graphql's own argument validation runs `await import('class-validator')` on every validated
 // argument of every resolver call, a trip through the module loader that cost about 4% of an
 // authenticated query. This is the same check (its defaults: missing properties skipped, unknown values
-// allowed) with class-validator imported once.
+// allowed) with class-validator imported once. Being global, it takes the place of any per-argument
+// `validate` setting: none is used, and one added later would be ignored.
 const validatorOptions: ValidatorOptions = { skipMissingProperties: true, forbidUnknownValues: false };
 const isObject = (value: unknown): value is object => value !== null && typeof value === 'object';
 

@@ -384,8 +384,15 @@ describe('SSO connections', () => {
       name: 'Erin After',
     });
     // The identity is the connection's subject, not the address: a new address at the IdP (still on the
-    // parent's domain) signs in the same account rather than making one for that address.
+    // parent's domain) signs in the same account, even when another account holds that address.
     const renamed = uniqueEmail('erin.renamed', 'entra-corp.com');
+    await stack.app.orm.em
+      .fork()
+      .getConnection()
+      .execute(
+        'insert into users (id, email, created_at, updated_at) values (gen_random_uuid(), ?, now(), now())',
+        [renamed],
+      );
     tenant.updateUser(employee, { email: renamed });
     const third = await ssoSignIn(stack, connection, tenant, renamed);
     const me = (await stack.gqlOk(MeDocument, {}, third)).me;
