@@ -6,8 +6,15 @@
 import { ChangeSetType, EventType, JsonType } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 
-/** Rows for one table and one set of columns (a CTE each). */
-type Tables = Map<string, { table: string; columns: string[]; rows: Array<Record<string, unknown>> }>;
+/** Rows for one table and one set of columns: a CTE each. */
+interface RowGroup {
+  table: string;
+  columns: string[];
+  rows: Array<Record<string, unknown>>;
+}
+
+/** A unit of work's row groups, by table and columns. */
+type Tables = Map<string, RowGroup>;
 
 interface Waiting {
   em: EntityManager;
@@ -19,8 +26,14 @@ interface Waiting {
 /** At most this many units of work share a statement. */
 const MAX_SHARED = 64;
 
-/** Units of work waiting for the next statement, per ORM driver, and whether one is being written. */
-const queues = new WeakMap<object, { waiting: Waiting[]; writing: boolean }>();
+/** Units of work waiting for the next statement, and whether one is being written. */
+interface Queue {
+  waiting: Waiting[];
+  writing: boolean;
+}
+
+/** One queue per ORM driver. */
+const queues = new WeakMap<object, Queue>();
 
 /**
  * Writes every entity persisted in `em`, which must not be in a transaction, in one statement, and
@@ -75,7 +88,7 @@ function written(em: EntityManager, tables: Tables): Promise<void> {
   return done;
 }
 
-async function writeWaiting(queue: { waiting: Waiting[]; writing: boolean }): Promise<void> {
+async function writeWaiting(queue: Queue): Promise<void> {
   try {
     while (queue.waiting.length > 0) {
       const shared = queue.waiting.splice(0, MAX_SHARED);
@@ -98,10 +111,7 @@ async function writeWaiting(queue: { waiting: Waiting[]; writing: boolean }): Pr
 }
 
 async function insertStatement(em: EntityManager, units: Tables[]): Promise<void> {
-  const merged = new Map<
-    string,
-    { table: string; columns: string[]; rows: Array<Record<string, unknown>> }
-  >();
+  const merged: Tables = new Map();
   for (const tables of units)
     for (const [key, { table, columns, rows }] of tables) {
       const group = merged.get(key) ?? { table, columns, rows: [] };

@@ -5,7 +5,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { EntityData } from '@mikro-orm/core';
 import { entitiesOf, plainRows } from '../../db/plain-reads.js';
 import type { Clock } from '../../lib/clock.js';
-import { canonicalEmail, emailDomain, InvalidEmailError } from '../../lib/names.js';
+import { canonicalEmail, InvalidEmailError } from '../../lib/names.js';
 import type { Scope } from '../../lib/scope.js';
 import { ActorType } from '../audit/audit-event.entity.js';
 import type { AuditService } from '../audit/audit.service.js';
@@ -14,7 +14,7 @@ import { Membership, MembershipSource, RemovalReason } from '../members/membersh
 import { Organization } from '../organizations/organization.entity.js';
 import type { SessionService } from '../sessions/session.service.js';
 import { User } from '../sessions/user.entity.js';
-import { capturingDomainQuery } from '../sso/sso-routing.js';
+import { onVerifiedDomainExpression } from '../sso/sso-routing.js';
 import type { Directory } from './directory.entity.js';
 import { type DirectoryUser } from './directory-user.entity.js';
 import { primaryEmail } from './scim-resources.js';
@@ -42,19 +42,19 @@ async function readContext(
   parentId: string,
   email: string,
 ): Promise<{ account: User | null; organizations: Organization[] } | null> {
-  const capturing = capturingDomainQuery(emailDomain(email));
-  if (!capturing) return null;
+  const onVerifiedDomain = onVerifiedDomainExpression(parentId, email);
+  if (!onVerifiedDomain) return null;
   const [row] = await plainRows<{
     captured: boolean;
     account: EntityData<User> | null;
     organizations: Array<EntityData<Organization>>;
   }>(
     em,
-    `select coalesce((select parent_id from (${capturing.sql}) as d) = ?, false) as captured,
+    `select ${onVerifiedDomain.sql} as captured,
             (select to_jsonb(u) from users u where u.email = ?) as account,
             (select coalesce(jsonb_agg(o), '[]') from organizations o
               where o.parent_id = ? and (o.jit_enabled or o.advanced_group_mappings)) as organizations`,
-    [...capturing.params, parentId, email, parentId],
+    [...onVerifiedDomain.params, email, parentId],
   );
   if (!row?.captured) return null;
   return {

@@ -7,7 +7,7 @@ import type { Config } from '../../config/config.js';
 import { entitiesOf, findBySql, plainRows } from '../../db/plain-reads.js';
 import { addSeconds, type Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
-import { canonicalEmail, emailDomain, InvalidEmailError, parseEmail } from '../../lib/names.js';
+import { canonicalEmail, InvalidEmailError, parseEmail } from '../../lib/names.js';
 import type { Scope } from '../../lib/scope.js';
 import { randomToken, sha256 } from '../../lib/secrets.js';
 import type { AuditService } from '../audit/audit.service.js';
@@ -25,7 +25,7 @@ import { SsoConnection, SsoConnectionState, SsoProtocol } from './sso-connection
 import type { SsoConnectionService } from './sso-connection.service.js';
 import { SsoIdentity } from './sso-identity.entity.js';
 import { SsoLoginPurpose, SsoLoginRequest } from './sso-login-request.entity.js';
-import { capturingDomainQuery, ssoLoginUrl, ssoRouteFor } from './sso-routing.js';
+import { onVerifiedDomainExpression, ssoLoginUrl, ssoRouteFor } from './sso-routing.js';
 import { SsoRefusal, SsoRefusedError } from './sso.errors.js';
 
 const PENDING_LOGIN_SECONDS = 600;
@@ -73,8 +73,8 @@ async function signInContext(
   profile: IdpProfile,
 ): Promise<SignInContext | null> {
   const parentId = connection.parent.id;
-  const capturing = capturingDomainQuery(emailDomain(profile.email));
-  if (!capturing) return null;
+  const onVerifiedDomain = onVerifiedDomainExpression(parentId, profile.email);
+  if (!onVerifiedDomain) return null;
   const [row] = await plainRows<{
     captured: boolean;
     identity: EntityData<SsoIdentity> | null;
@@ -90,7 +90,7 @@ async function signInContext(
                       select * from users where email = ? and not exists (select 1 from identity)),
           jit as (select * from organizations
                    where parent_id = ? and jit_enabled and not advanced_group_mappings)
-     select coalesce((select parent_id from (${capturing.sql}) as d) = ?, false) as captured,
+     select ${onVerifiedDomain.sql} as captured,
             (select to_jsonb(i) from identity i) as identity,
             (select to_jsonb(a) from account a) as account,
             exists (select 1 from directory_users du join directories d on d.id = du.directory_id
@@ -100,7 +100,7 @@ async function signInContext(
             (select coalesce(jsonb_agg(m), '[]') from memberships m
               where m.user_id = (select id from account) and m.organization_id in (select id from jit))
               as memberships`,
-    [connection.id, profile.subject, profile.email, parentId, ...capturing.params, parentId, parentId],
+    [connection.id, profile.subject, profile.email, parentId, ...onVerifiedDomain.params, parentId],
   );
   if (!row?.captured) return null;
   // The account first, so that the identity's user is that loaded account, not a reference to load.

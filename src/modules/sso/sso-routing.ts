@@ -19,12 +19,28 @@ export interface SsoRoute {
  * The query of the verified domain covering `host`, longest match first (every column of the domain);
  * none when `host` has no name a claim could be on (`host` and its ancestors short of the top-level label).
  */
-export function capturingDomainQuery(host: string): { sql: string; params: unknown[] } | null {
+function capturingDomainQuery(host: string): { sql: string; params: unknown[] } | null {
   const candidates = nameAndAncestors(host).slice(0, -1);
   if (candidates.length === 0) return null;
   return {
     sql: 'select * from domains where name = any(?) and status = ? order by length(name) desc limit 1',
     params: [candidates, DomainStatus.VERIFIED],
+  };
+}
+
+/**
+ * A SQL expression, true when `canonicalEmail` is on a verified domain of the parent (as
+ * isOnVerifiedDomain), for reads that fold the check into a statement; none when no domain could cover it.
+ */
+export function onVerifiedDomainExpression(
+  parentId: string,
+  canonicalEmail: string,
+): { sql: string; params: unknown[] } | null {
+  const capturing = capturingDomainQuery(emailDomain(canonicalEmail));
+  if (!capturing) return null;
+  return {
+    sql: `coalesce((select parent_id from (${capturing.sql}) as d) = ?, false)`,
+    params: [...capturing.params, parentId],
   };
 }
 
