@@ -1,10 +1,10 @@
 // The assertion consumer service as a pipeline of small named checks (read it as a table). Each check
 // either refuses with a stable SsoRefusal code or adds what it learned to the context. Values are read
 // only from the Assertion whose signature verified, and each rule of DESIGN.md rule 10 has its check.
-import { DOMParser } from '@xmldom/xmldom';
 import { SsoRefusal, SsoRefusedError } from '../sso.errors.js';
 import type { SsoConnection } from '../sso-connection.entity.js';
-import { verifiedAssertion } from './saml-entities.js';
+import { childElement as child, childElements as children, parseXml, XmlParseError } from './xml.js';
+import { SignatureWrappingError, verifiedAssertion } from './xml-signature.js';
 
 const PROTOCOL = 'urn:oasis:names:tc:SAML:2.0:protocol';
 const ASSERTION = 'urn:oasis:names:tc:SAML:2.0:assertion';
@@ -47,23 +47,12 @@ const refuse = (reason: SsoRefusal, check: string, detail?: string): never => {
 };
 
 function parse(xml: string, check: string): Element {
-  const errors: string[] = [];
-  const doc = new DOMParser({
-    errorHandler: (level: string, msg: unknown) => void (level !== 'warning' && errors.push(String(msg))),
-  }).parseFromString(xml, 'text/xml');
-  if (errors.length || !doc?.documentElement) refuse(SsoRefusal.MALFORMED, check, errors[0]);
-  return doc.documentElement;
-}
-
-function children(parent: Element, ns: string, name: string): Element[] {
-  return Array.from(parent.childNodes as ArrayLike<Node>).filter(
-    (n): n is Element =>
-      n.nodeType === 1 && (n as Element).namespaceURI === ns && (n as Element).localName === name,
-  );
-}
-
-function child(parent: Element | undefined, ns: string, name: string): Element | undefined {
-  return parent ? children(parent, ns, name)[0] : undefined;
+  try {
+    return parseXml(xml);
+  } catch (error) {
+    if (error instanceof XmlParseError) refuse(SsoRefusal.MALFORMED, check, error.message);
+    throw error;
+  }
 }
 
 function time(value: string | null, check: string): Date | null {
@@ -151,14 +140,16 @@ export const acsChecks: Check[] = [
   {
     name: 'signature',
     run(ctx) {
-      let signed: string | null = null;
+      let verified: ReturnType<typeof verifiedAssertion>;
       try {
-        signed = verifiedAssertion(ctx.xml!, ctx.connection);
+        verified = verifiedAssertion(ctx.response!, ctx.connection.idpCertificates ?? []);
       } catch (error) {
-        refuse(SsoRefusal.WRAPPING_ATTACK, 'signature', (error as Error).message);
+        if (error instanceof SignatureWrappingError)
+          return refuse(SsoRefusal.WRAPPING_ATTACK, 'signature', error.message);
+        throw error;
       }
-      if (!signed) refuse(SsoRefusal.SIGNATURE_INVALID, 'signature');
-      const assertion = parse(signed!, 'signature');
+      const assertion =
+        verified.assertion ?? refuse(SsoRefusal.SIGNATURE_INVALID, 'signature', verified.problem);
       const inDocument = children(ctx.response!, ASSERTION, 'Assertion')[0]!;
       // The signed assertion must be the one in the document, not a copy smuggled elsewhere.
       if (

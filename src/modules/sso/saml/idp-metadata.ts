@@ -2,11 +2,11 @@
 // defences a server-side fetch of a user-supplied URL needs (no private or loopback targets unless
 // configured for the simulators, a timeout, a size cap).
 import { X509Certificate } from 'node:crypto';
-import { DOMParser } from '@xmldom/xmldom';
 import { DomainError } from '../../../lib/errors.js';
 import { outboundRefusal } from '../../../lib/outbound-url.js';
 import type { SigningCertificate } from '../sso-connection.entity.js';
 import { SsoErrorCode } from '../sso.errors.js';
+import { parseXml, XmlParseError } from './xml.js';
 
 const MD = 'urn:oasis:names:tc:SAML:2.0:metadata';
 const DS = 'http://www.w3.org/2000/09/xmldsig#';
@@ -44,14 +44,13 @@ export function parseCertificate(input: string): SigningCertificate {
 export function parseIdpMetadata(xml: string): IdpSettings {
   if (Buffer.byteLength(xml) > MAX_METADATA_BYTES) throw invalid('The metadata is larger than 1 MB.');
   if (/<!DOCTYPE/i.test(xml)) throw invalid('Metadata with a DOCTYPE is refused.');
-  const errors: string[] = [];
-  const doc = new DOMParser({
-    errorHandler: (level: string, message: unknown) => {
-      if (level !== 'warning') errors.push(String(message));
-    },
-  }).parseFromString(xml, 'text/xml');
-  const root = doc?.documentElement;
-  if (errors.length || !root) throw invalid('The metadata is not well-formed XML.');
+  let root: Element;
+  try {
+    root = parseXml(xml);
+  } catch (error) {
+    if (error instanceof XmlParseError) throw invalid('The metadata is not well-formed XML.');
+    throw error;
+  }
   const descriptor =
     root.localName === 'EntityDescriptor' && root.namespaceURI === MD
       ? root

@@ -1,6 +1,5 @@
-// samlify entities for one connection: our service provider (its own entity ID and ACS per connection)
-// and the customer's IdP, one IdP entity per configured signing certificate so that a signature is
-// checked against each configured certificate in turn and never against one taken from KeyInfo alone.
+// samlify entities for one connection, for the messages we send: our service provider (its own entity ID
+// and ACS per connection) and the customer's IdP. Responses are verified by xml-signature.ts.
 import samlify from 'samlify';
 import type { SigningCertificate, SsoConnection } from '../sso-connection.entity.js';
 
@@ -76,22 +75,4 @@ export function authnRequestUrl(
 /** Our SP metadata XML for the IdP admin. */
 export function serviceProviderMetadata(endpoints: SpEndpoints): string {
   return serviceProvider(endpoints).getMetadata();
-}
-
-/**
- * Verifies the XML signature against each configured certificate; returns the signed Assertion's XML
- * (from the signed bytes, so a wrapped copy cannot be read instead), or null when none verifies.
- */
-export function verifiedAssertion(xml: string, connection: SsoConnection): string | null {
-  for (const certificate of connection.idpCertificates ?? []) {
-    const idp = identityProvider(connection, certificate);
-    try {
-      const [verified, assertion] = samlify.SamlLib.verifySignature(xml, { metadata: idp.entityMeta });
-      if (verified && assertion) return assertion;
-    } catch (error) {
-      // A KeyInfo certificate that is not this one: try the next configured certificate.
-      if ((error as Error).message === 'ERR_POTENTIAL_WRAPPING_ATTACK') throw error;
-    }
-  }
-  return null;
 }
