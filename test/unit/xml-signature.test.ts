@@ -39,6 +39,7 @@ interface SignOptions {
   signatureAlgorithm?: string;
   references?: number;
   emptyUri?: boolean;
+  inclusivePrefixes?: string[];
 }
 
 function sign(xml: string, options: SignOptions): string {
@@ -48,6 +49,7 @@ function sign(xml: string, options: SignOptions): string {
     publicCert: options.key.certificatePem,
     signatureAlgorithm: options.signatureAlgorithm ?? RSA_SHA256,
     canonicalizationAlgorithm: options.canonicalization ?? EXC_C14N,
+    ...(options.inclusivePrefixes ? { inclusiveNamespacesPrefixList: options.inclusivePrefixes } : {}),
   });
   for (let i = 0; i < (options.references ?? 1); i++)
     sig.addReference({
@@ -55,6 +57,7 @@ function sign(xml: string, options: SignOptions): string {
       transforms: options.transforms ?? [ENVELOPED, EXC_C14N],
       digestAlgorithm: SHA256,
       ...(options.emptyUri ? { isEmptyUri: true } : {}),
+      ...(options.inclusivePrefixes ? { inclusiveNamespacesPrefixList: options.inclusivePrefixes } : {}),
     });
   sig.computeSignature(xml, {
     prefix: 'ds',
@@ -88,6 +91,24 @@ describe('SAML XML signature verification', () => {
 
     const sha512 = check(sign(response(), { key: idp, signatureAlgorithm: RSA_SHA512 }));
     expect(sha512.assertion?.getAttribute('ID')).toBe('_assert1');
+  });
+
+  it('leaves the document as it was parsed (the enveloped signature is back in its place)', () => {
+    const signed = sign(response(), { key: idp });
+    const document = parseXml(signed);
+    verifiedAssertion(document, [{ pem: idp.certificatePem }]);
+    expect(document.toString()).toBe(parseXml(signed).toString());
+  });
+
+  it('renders the InclusiveNamespaces prefixes declared above SignedInfo and the signed element', () => {
+    // As Shibboleth signs: xs is declared on the Response and listed for both canonicalisations.
+    const xml = response().replace(
+      '<samlp:Response ',
+      '<samlp:Response xmlns:xs="http://www.w3.org/2001/XMLSchema" ',
+    );
+    const signed = sign(xml, { key: idp, inclusivePrefixes: ['xs'] });
+    expect(signed).toContain('PrefixList="xs"');
+    expect(check(signed).assertion?.getAttribute('ID')).toBe('_assert1');
   });
 
   it('tries each configured certificate, and never one the message brings in KeyInfo', () => {

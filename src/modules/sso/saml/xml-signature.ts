@@ -96,6 +96,7 @@ function verifiedElement(
     canonicalize(signedInfo, {
       withComments: c14n === EXC_C14N_WITH_COMMENTS,
       prefixes: inclusivePrefixes(c14nMethod!),
+      ancestorNamespaces: ancestorNamespaces(signedInfo),
     }),
   );
   const signatureValue = Buffer.from(value.replace(/\s+/g, ''), 'base64');
@@ -149,24 +150,32 @@ function canonicalize(
   options: {
     withComments: boolean;
     prefixes: string[];
-    ancestorNamespaces?: NamespacePrefix[];
+    ancestorNamespaces: NamespacePrefix[];
     enveloped?: Element;
   },
 ): string {
-  // The canonicaliser declares inclusive prefixes on the node it is given: it gets a copy.
-  const copy = node.cloneNode(true) as Element;
-  if (options.enveloped) {
-    const index = Array.prototype.indexOf.call(node.childNodes, options.enveloped);
-    copy.removeChild(copy.childNodes[index]!);
-  }
   const canonicalizer = options.withComments
     ? new ExclusiveCanonicalizationWithComments()
     : new ExclusiveCanonicalization();
-  return canonicalizer.process(copy as never, {
-    inclusiveNamespacesPrefixList: options.prefixes,
-    ancestorNamespaces: options.ancestorNamespaces ?? [],
-    defaultNsForPrefix: { ds: DSIG },
-  }) as string;
+  // The canonicaliser declares inclusive prefixes on the node it is given: then it gets a copy. Otherwise
+  // an enveloped signature is taken out of the document for the while, rather than copying the element.
+  const target = options.prefixes.length > 0 ? (node.cloneNode(true) as Element) : node;
+  const enveloped =
+    options.enveloped &&
+    (target === node
+      ? options.enveloped
+      : target.childNodes[Array.prototype.indexOf.call(node.childNodes, options.enveloped)]!);
+  const next = enveloped?.nextSibling ?? null;
+  if (enveloped) target.removeChild(enveloped);
+  try {
+    return canonicalizer.process(target as never, {
+      inclusiveNamespacesPrefixList: options.prefixes,
+      ancestorNamespaces: options.ancestorNamespaces,
+      defaultNsForPrefix: { ds: DSIG },
+    }) as string;
+  } finally {
+    if (enveloped && target === node) node.insertBefore(enveloped, next);
+  }
 }
 
 /** The InclusiveNamespaces PrefixList of a canonicalization method or transform. */
