@@ -179,6 +179,34 @@ describe('SAML assertion consumer service refusals', () => {
     expect(other.location).toBe('/login?sso=true');
   });
 
+  it('refuses an assertion already used, even answering a fresh request, and keeps that request usable', async () => {
+    const { browser, requestId } = await startLogin();
+    const saml = tenant.samlLoginResponse({
+      requestId,
+      acsUrl: connection.acsUrl!,
+      audience: connection.spEntityId!,
+      email: employee,
+    });
+    // As if another instance had just consumed this assertion for a request of its own.
+    await stack.app.orm.em
+      .fork()
+      .getConnection()
+      .execute(
+        'insert into sso_consumed_assertions (connection_id, assertion_id, expires_at) values (?, ?, ?)',
+        [connection.id, saml.assertionId, new Date(Date.now() + 600_000)],
+      );
+    expect(await post(browser, saml.SAMLResponse)).toMatchObject({ status: 403, reason: 'REPLAY' });
+    expect(browser.cookie('ci_session')).toBeUndefined();
+    // Nothing of the refused sign-in stays: the pending request was not used up by it.
+    const fresh = tenant.samlLoginResponse({
+      requestId,
+      acsUrl: connection.acsUrl!,
+      audience: connection.spEntityId!,
+      email: employee,
+    });
+    expect((await post(browser, fresh.SAMLResponse)).status).toBe(303);
+  });
+
   it('refuses a response for another browser or another connection as unsolicited', async () => {
     const { requestId } = await startLogin();
     const saml = tenant.samlLoginResponse({

@@ -19,7 +19,7 @@ import { DirectoryUser } from '../scim/directory-user.entity.js';
 import type { Directory } from '../scim/directory.entity.js';
 import { User } from '../sessions/user.entity.js';
 import { SsoIdentity } from '../sso/sso-identity.entity.js';
-import { groupName, mappableRoles, roleFromGroups } from './group-mapping.js';
+import { groupName, mappableRoles, narrowToDirectory, roleFromGroups } from './group-mapping.js';
 
 export enum MappingErrorCode {
   /** Turning mappings on would lock the acting admin out or leave the organization without an admin. */
@@ -71,6 +71,8 @@ export class GroupMappingService {
     parentId: string,
     user: User,
     groups: string[] | null,
+    /** The parent's organizations with group mappings, when the caller has read them already. */
+    mapped?: Organization[],
   ): Promise<void> {
     if (groups === null) {
       this.logger.info(
@@ -79,12 +81,14 @@ export class GroupMappingService {
       );
       return;
     }
-    const organizations = await findBySql(
-      em,
-      Organization,
-      'select * from organizations where parent_id = ? and advanced_group_mappings',
-      [parentId],
-    );
+    const organizations =
+      mapped ??
+      (await findBySql(
+        em,
+        Organization,
+        'select * from organizations where parent_id = ? and advanced_group_mappings',
+        [parentId],
+      ));
     for (const organization of organizations) {
       await this.applyRole(
         em,
@@ -96,10 +100,7 @@ export class GroupMappingService {
     }
   }
 
-  /**
-   * The SAML channel's groups: the claim, narrowed to what the parent's SCIM directory says when it has
-   * one, so a look-alike group made up in the IdP without the directory grants nothing.
-   */
+  /** The SAML channel's groups for `user`: narrowToDirectory, reading what it needs. */
   async groupsForLogin(
     em: EntityManager,
     parentId: string,
@@ -111,9 +112,10 @@ export class GroupMappingService {
       'select exists (select 1 from directories where parent_id = ?) as directories',
       [parentId],
     );
-    if (!found?.directories) return claim;
-    const known = new Set(await this.directoryGroupsOfUser(em, parentId, user));
-    return claim.filter((g) => known.has(g));
+    return narrowToDirectory(
+      claim,
+      found?.directories ? await this.directoryGroupsOfUser(em, parentId, user) : null,
+    );
   }
 
   /** The groups the parent's directories say the user is in. */

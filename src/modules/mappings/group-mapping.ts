@@ -30,3 +30,13 @@ export function roleFromGroups(
   );
   return granted.sort((a, b) => compareRoles(organization.kind, a, b))[0] ?? null;
 }
+
+/**
+ * The SAML channel's groups: the claim, narrowed to the groups the parent's SCIM directories give the user
+ * when the parent has a directory (null: none), so a look-alike group made up in the IdP grants nothing.
+ */
+export function narrowToDirectory(claim: string[] | null, directoryGroups: string[] | null): string[] | null {
+  if (claim === null || directoryGroups === null) return claim;
+  const known = new Set(directoryGroups);
+  return claim.filter((g) => known.has(g));
+}

@@ -17,6 +17,7 @@ import type { IssuedSession, SessionService } from '../sessions/session.service.
 import { AuthMethod } from '../sessions/session.entity.js';
 import { User } from '../sessions/user.entity.js';
 import type { GroupMappingService } from '../mappings/group-mapping.service.js';
+import { narrowToDirectory } from '../mappings/group-mapping.js';
 import { ConsumedAssertion } from './consumed-assertion.entity.js';
 import { consumeSamlResponse } from './saml/acs-checks.js';
 import { authnRequestUrl } from './saml/saml-entities.js';
@@ -61,6 +62,10 @@ interface SignInContext {
   jitOrganizations: Organization[];
   /** ...and the account's memberships in them, removed ones included. */
   memberships: Membership[];
+  /** The parent's organizations with group mappings. */
+  mappedOrganizations: Organization[];
+  /** The account's groups in the parent's SCIM directories; null when the parent has no directory. */
+  directoryGroups: string[] | null;
 }
 
 /**
@@ -82,6 +87,8 @@ async function signInContext(
     deactivated: boolean;
     organizations: Array<EntityData<Organization>>;
     memberships: Array<EntityData<Membership>>;
+    mapped_organizations: Array<EntityData<Organization>>;
+    directory_groups: string[] | null;
   }>(
     em,
     `with identity as (select * from sso_identities where connection_id = ? and subject = ?),
@@ -89,7 +96,8 @@ async function signInContext(
                       union all
                       select * from users where email = ? and not exists (select 1 from identity)),
           jit as (select * from organizations
-                   where parent_id = ? and jit_enabled and not advanced_group_mappings)
+                   where parent_id = ? and jit_enabled and not advanced_group_mappings),
+          mapped as (select * from organizations where parent_id = ? and advanced_group_mappings)
      select ${onVerifiedDomain.sql} as captured,
             (select to_jsonb(i) from identity i) as identity,
             (select to_jsonb(a) from account a) as account,
@@ -99,8 +107,27 @@ async function signInContext(
             (select coalesce(jsonb_agg(o), '[]') from jit o) as organizations,
             (select coalesce(jsonb_agg(m), '[]') from memberships m
               where m.user_id = (select id from account) and m.organization_id in (select id from jit))
-              as memberships`,
-    [connection.id, profile.subject, profile.email, parentId, ...onVerifiedDomain.params, parentId],
+              as memberships,
+            (select coalesce(jsonb_agg(o), '[]') from mapped o) as mapped_organizations,
+            case when exists (select 1 from directories where parent_id = ?) then
+              (select coalesce(jsonb_agg(g.display_name), '[]')
+                 from directory_group_members gm
+                 join directory_users du on du.id = gm.member_id
+                 join directories d on d.id = du.directory_id
+                 join directory_groups g on g.id = gm.group_id
+                where du.user_id = (select id from account) and du.active and d.parent_id = ?)
+            end as directory_groups`,
+    [
+      connection.id,
+      profile.subject,
+      profile.email,
+      parentId,
+      parentId,
+      ...onVerifiedDomain.params,
+      parentId,
+      parentId,
+      parentId,
+    ],
   );
   if (!row?.captured) return null;
   // The account first, so that the identity's user is that loaded account, not a reference to load.
@@ -112,6 +139,8 @@ async function signInContext(
     deactivated: row.deactivated,
     jitOrganizations,
     memberships: entitiesOf(em, Membership, row.memberships),
+    mappedOrganizations: entitiesOf(em, Organization, row.mapped_organizations),
+    directoryGroups: row.directory_groups,
   };
 }
 
@@ -298,8 +327,15 @@ export class SsoLoginService {
       viewer: { userId: user.id, email: user.email, staffRole: user.staffRole ?? null, sessionId: '' },
     };
     this.provisionJit(em, actor, connection, user, now, context);
-    const groups = await this.mappings.groupsForLogin(em, connection.parent.id, user, profile.groups);
-    await this.mappings.applyForUser(em, actor, connection.parent.id, user, groups);
+    const groups = narrowToDirectory(profile.groups, context.directoryGroups);
+    await this.mappings.applyForUser(
+      em,
+      actor,
+      connection.parent.id,
+      user,
+      groups,
+      context.mappedOrganizations,
+    );
     const issued = this.sessions.issue(em, scope, user, AuthMethod.SSO);
     return { kind: 'login', issued, connection };
   }
@@ -387,7 +423,10 @@ export class SsoLoginService {
     return pending;
   }
 
-  /** Single use, across instances: the request row and the assertion ID are both claimed in the database. */
+  /**
+   * Single use, across instances: the request row and the assertion ID are both claimed in the database,
+   * in one statement (the claim of the row, then the assertion's insert only if the row was claimed).
+   */
   private async consume(
     em: EntityManager,
     connection: SsoConnection,
@@ -395,19 +434,22 @@ export class SsoLoginService {
     assertionId: string,
     until: Date,
   ) {
-    const claimed = await em.nativeUpdate(
-      SsoLoginRequest,
-      { id: pending.id, consumedAt: null },
-      { consumedAt: this.clock.now() },
-    );
-    if (claimed !== 1) throw new SsoRefusedError(SsoRefusal.REPLAY, 'pendingRequest');
+    let recorded: unknown[];
     try {
-      await em.insert(ConsumedAssertion, new ConsumedAssertion(connection.id, assertionId, until));
+      recorded = await em.execute(
+        `with claimed as (update sso_login_requests set consumed_at = ? where id = ? and consumed_at is null
+                          returning id)
+         insert into sso_consumed_assertions (connection_id, assertion_id, expires_at)
+         select ?, ?, ? from claimed
+         returning assertion_id`,
+        [this.clock.now(), pending.id, connection.id, assertionId, until],
+      );
     } catch (error) {
       if (error instanceof UniqueConstraintViolationException)
         throw new SsoRefusedError(SsoRefusal.REPLAY, 'replay');
       throw error;
     }
+    if (recorded.length !== 1) throw new SsoRefusedError(SsoRefusal.REPLAY, 'pendingRequest');
   }
 
   private async recordTest(
