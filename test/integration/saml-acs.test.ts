@@ -49,6 +49,15 @@ describe('SAML assertion consumer service refusals', () => {
     return { browser, requestId: /\sID="([^"]+)"/.exec(xml)![1]! };
   }
 
+  /** The IdP's well-formed answer to `requestId` for the employee. */
+  const employeeResponse = (requestId: string) =>
+    tenant.samlLoginResponse({
+      requestId,
+      acsUrl: connection.acsUrl!,
+      audience: connection.spEntityId!,
+      email: employee,
+    });
+
   async function post(browser: Browser, samlResponse: string) {
     const response = await browser.postForm(connection.acsUrl!, { SAMLResponse: samlResponse });
     const body = response.status === 303 ? '' : await response.text();
@@ -165,12 +174,7 @@ describe('SAML assertion consumer service refusals', () => {
 
   it('refuses a replayed response, across browsers', async () => {
     const { browser, requestId } = await startLogin();
-    const saml = tenant.samlLoginResponse({
-      requestId,
-      acsUrl: connection.acsUrl!,
-      audience: connection.spEntityId!,
-      email: employee,
-    });
+    const saml = employeeResponse(requestId);
     expect((await post(browser, saml.SAMLResponse)).status).toBe(303);
     const again = await post(browser, saml.SAMLResponse);
     expect(again).toMatchObject({ status: 403, reason: 'REPLAY' });
@@ -181,12 +185,7 @@ describe('SAML assertion consumer service refusals', () => {
 
   it('refuses an assertion already used, even answering a fresh request, and keeps that request usable', async () => {
     const { browser, requestId } = await startLogin();
-    const saml = tenant.samlLoginResponse({
-      requestId,
-      acsUrl: connection.acsUrl!,
-      audience: connection.spEntityId!,
-      email: employee,
-    });
+    const saml = employeeResponse(requestId);
     // As if another instance had just consumed this assertion for a request of its own.
     await stack.app.orm.em
       .fork()
@@ -198,23 +197,29 @@ describe('SAML assertion consumer service refusals', () => {
     expect(await post(browser, saml.SAMLResponse)).toMatchObject({ status: 403, reason: 'REPLAY' });
     expect(browser.cookie('ci_session')).toBeUndefined();
     // Nothing of the refused sign-in stays: the pending request was not used up by it.
-    const fresh = tenant.samlLoginResponse({
-      requestId,
+    const fresh = employeeResponse(requestId);
+    expect((await post(browser, fresh.SAMLResponse)).status).toBe(303);
+  });
+
+  it('refuses an unsolicited assertion wrapped in a Response that names the thief’s own request', async () => {
+    const stolen = tenant.samlLoginResponse({
       acsUrl: connection.acsUrl!,
       audience: connection.spEntityId!,
       email: employee,
     });
-    expect((await post(browser, fresh.SAMLResponse)).status).toBe(303);
+    const { browser, requestId } = await startLogin();
+    // Only the Assertion is signed: the Response's InResponseTo can be written by anyone.
+    const wrapped = stolen.xml.replace(/<(\w+:)?Response /, `$&InResponseTo="${requestId}" `);
+    expect(wrapped).not.toBe(stolen.xml);
+    const result = await post(browser, Buffer.from(wrapped).toString('base64'));
+    // Refused as unsolicited, which sends the browser to start SSO itself.
+    expect(result).toMatchObject({ status: 303, location: '/login?sso=true' });
+    expect(browser.cookie('ci_session')).toBeUndefined();
   });
 
   it('refuses a response for another browser or another connection as unsolicited', async () => {
     const { requestId } = await startLogin();
-    const saml = tenant.samlLoginResponse({
-      requestId,
-      acsUrl: connection.acsUrl!,
-      audience: connection.spEntityId!,
-      email: employee,
-    });
+    const saml = employeeResponse(requestId);
     const stolen = await post(browserFor(stack), saml.SAMLResponse);
     expect(stolen).toMatchObject({ status: 303, location: '/login?sso=true' });
     expect(stolen.browser.cookie('ci_session')).toBeUndefined();
@@ -248,12 +253,7 @@ describe('SAML assertion consumer service refusals', () => {
 
   it('refuses an encrypted assertion as unsupported rather than reading around it', async () => {
     const { browser, requestId } = await startLogin();
-    const saml = tenant.samlLoginResponse({
-      requestId,
-      acsUrl: connection.acsUrl!,
-      audience: connection.spEntityId!,
-      email: employee,
-    });
+    const saml = employeeResponse(requestId);
     const xml = Buffer.from(saml.SAMLResponse, 'base64').toString('utf8');
     const encrypted = xml.replace(
       /<(\w+:)?Assertion\b[\s\S]*<\/\1?Assertion>/,

@@ -185,6 +185,29 @@ describe('SAML XML signature verification', () => {
     expect(() => check(twice)).toThrow(SignatureWrappingError);
   });
 
+  it('refuses, without failing, a signature the canonicaliser cannot process', () => {
+    const signed = sign(response(), { key: idp });
+    const withInstruction = signed.replace('<ds:SignedInfo>', '<ds:SignedInfo><?x?>');
+    expect(check(withInstruction)).toEqual({
+      assertion: null,
+      problem: expect.stringMatching(/^unprocessable: /),
+    });
+  });
+
+  it('declares no namespace on the document for an InclusiveNamespaces of another namespace', () => {
+    const xml = response().replace(
+      '<samlp:Response ',
+      '<samlp:Response xmlns:xs="http://www.w3.org/2001/XMLSchema" ',
+    );
+    const signed = sign(xml, { key: idp }).replace(
+      /(<ds:CanonicalizationMethod [^>]*?)\/>/,
+      '$1><x:InclusiveNamespaces xmlns:x="urn:elsewhere" PrefixList="xs"/></ds:CanonicalizationMethod>',
+    );
+    const document = parseXml(signed);
+    verifiedAssertion(document, [{ pem: idp.certificatePem }]);
+    expect(document.toString()).toBe(parseXml(signed).toString());
+  });
+
   it('refuses an unsigned response', () => {
     expect(check(response())).toEqual({ assertion: null, problem: 'unsigned' });
   });

@@ -215,9 +215,16 @@ export const acsChecks: Check[] = [
           'subjectConfirmation',
           data!.getAttribute('Recipient') ?? 'none',
         );
+      // The Response's InResponseTo is unsigned when only the Assertion is signed: the signed confirmation
+      // must name our request too (SAML profiles 4.1.4.2), or a stolen unsolicited assertion wrapped in a
+      // Response naming the thief's own request would sign the thief in as its subject.
       const inResponseTo = data!.getAttribute('InResponseTo');
-      if (inResponseTo && inResponseTo !== ctx.result.inResponseTo)
-        refuse(SsoRefusal.UNSOLICITED, 'subjectConfirmation', 'InResponseTo differs');
+      if (inResponseTo !== ctx.result.inResponseTo)
+        refuse(
+          SsoRefusal.UNSOLICITED,
+          'subjectConfirmation',
+          inResponseTo ? 'InResponseTo differs' : 'no InResponseTo in the confirmation',
+        );
     },
   },
   {

@@ -61,7 +61,7 @@ export function verifiedAssertion(
   if (signatures.length === 0) return { assertion: null, problem: 'unsigned' };
   let problem = '';
   for (const signature of signatures) {
-    const checked = verifiedElement(signature, certificates);
+    const checked = verifiedOrProblem(signature, certificates);
     if (typeof checked === 'string') {
       problem = checked;
       continue;
@@ -74,6 +74,19 @@ export function verifiedAssertion(
       : { assertion: null, problem: 'no signed assertion' };
   }
   return { assertion: null, problem };
+}
+
+/** A signature the canonicaliser or a certificate cannot process does not verify: a refusal, not a failure. */
+function verifiedOrProblem(
+  signature: Element,
+  certificates: readonly VerificationCertificate[],
+): Element | string {
+  try {
+    return verifiedElement(signature, certificates);
+  } catch (error) {
+    if (error instanceof SignatureWrappingError) throw error;
+    return `unprocessable: ${(error as Error).message}`.slice(0, 200);
+  }
 }
 
 /** The element `signature` signs, parsed from its canonical bytes, or why it does not verify. */
@@ -170,7 +183,9 @@ function canonicalize(
   try {
     return canonicalizer.process(target as never, {
       inclusiveNamespacesPrefixList: options.prefixes,
-      ancestorNamespaces: options.ancestorNamespaces,
+      // Only the prefixes we read from a namespace-exact InclusiveNamespaces: the canonicaliser would
+      // otherwise declare those of one it finds by local name alone on the node it was given.
+      ancestorNamespaces: options.ancestorNamespaces.filter((ns) => options.prefixes.includes(ns.prefix)),
       defaultNsForPrefix: { ds: DSIG },
     }) as string;
   } finally {
