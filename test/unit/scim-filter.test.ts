@@ -15,7 +15,12 @@ import {
   ScimFilterError,
 } from '../../src/modules/scim/scim-filter.js';
 import { matchesFilter } from '../../src/modules/scim/scim-path.js';
-import { listStatements, USER_FILTER, USERS as USER_LIST } from '../../src/modules/scim/scim.service.js';
+import {
+  listStatements,
+  USER_FILTER,
+  USERS as USER_LIST,
+  WANTED_MEMBERS,
+} from '../../src/modules/scim/scim.service.js';
 
 const path = (attribute: string, subAttribute?: string, uri?: string): AttrPath => ({
   ...(uri === undefined ? {} : { uri }),
@@ -847,5 +852,68 @@ describe('userName filters on directory_users', () => {
     }
     const total = await client.query(positional(count.sql), count.params);
     expect(total.rows[0]).toEqual({ n: expected });
+  });
+});
+
+// A group's members are looked up one primary key each, even when the statistics are those of an empty
+// table (as right after an IdP's first push, before autovacuum analyzes it): the planner then hashed, or
+// scanned per member, every user of the directory.
+describe('group members on never-analyzed directory_users', () => {
+  const serverUrl = inject('databaseServerUrl');
+  const database = `scim_members_plan_${randomBytes(6).toString('hex')}`;
+  const directoryId = randomUUID();
+  let client: pg.Client;
+  let memberIds: string[];
+
+  beforeAll(async () => {
+    const url = await ensureDatabase(serverUrl, database, inject('templateDatabase'));
+    client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const parentId = randomUUID();
+    await client.query(
+      `insert into parent_organizations (id, name, created_at, updated_at) values ($1, 'Plans', now(), now())`,
+      [parentId],
+    );
+    await client.query(
+      `insert into directories (id, parent_id, name, provider, token_hash, created_at)
+       values ($1::uuid, $2, 'Plans', 'GENERIC', md5($1::text), now())`,
+      [directoryId, parentId],
+    );
+    const inserted = await client.query<{ id: string }>(
+      `insert into directory_users (id, directory_id, user_name, user_name_key, created_at, updated_at)
+       select gen_random_uuid(), $1, 'User' || g || '@Example.com', 'user' || g || '@example.com', now(), now()
+       from generate_series(1, 3000) g returning id`,
+      [directoryId],
+    );
+    memberIds = inserted.rows.slice(0, 50).map((row) => row.id);
+  });
+
+  afterAll(async () => {
+    await client?.end();
+    await dropDatabase(serverUrl, database);
+  });
+
+  it('reads directory_users only through its primary key, one row per wanted member', async () => {
+    const params = [memberIds.map(() => randomUUID()), memberIds, directoryId];
+    const explained = await client.query(
+      `explain (analyze, format json) ${positional(WANTED_MEMBERS)}`,
+      params,
+    );
+    interface PlanNode {
+      'Node Type': string;
+      'Relation Name'?: string;
+      'Index Name'?: string;
+      'Actual Rows': number;
+      'Actual Loops': number;
+      Plans?: PlanNode[];
+    }
+    const nodesOf = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(nodesOf)];
+    const plan = (explained.rows[0] as { 'QUERY PLAN': Array<{ Plan: PlanNode }> })['QUERY PLAN'][0]!.Plan;
+    const reads = nodesOf(plan).filter((node) => node['Relation Name'] === 'directory_users');
+    expect(reads.map((node) => [node['Node Type'], node['Index Name']])).toEqual([
+      ['Index Scan', 'directory_users_pkey'],
+    ]);
+    expect(reads[0]!['Actual Rows'] * reads[0]!['Actual Loops']).toBe(memberIds.length);
+    expect((await client.query(positional(WANTED_MEMBERS), params)).rowCount).toBe(memberIds.length);
   });
 });

@@ -788,9 +788,14 @@ export function patchOperations(body: unknown): PatchOperation[] {
  * The rows of group members to write, with their new row ids: the users of the directory among the ids
  * `wantedMembers` binds (fewer rows than ids means an id is not a user of this directory).
  */
-const WANTED_MEMBERS = `select v.id, v.member_id, u.user_name
+// One primary-key lookup per wanted member, whatever the statistics say: right after an IdP's first push
+// they still count the directory's users as none, and the planner then hashed, or scanned per member,
+// every user of the directory. The LIMIT keeps the directory condition out of the lookup.
+export const WANTED_MEMBERS = `select v.id, v.member_id, u.user_name
                           from unnest(?::uuid[], ?::uuid[]) as v(id, member_id)
-                          join directory_users u on u.id = v.member_id and u.directory_id = ?`;
+                          cross join lateral (select user_name, directory_id from directory_users
+                                               where id = v.member_id limit 1) u
+                         where u.directory_id = ?`;
 
 function wantedMembers(directory: Directory, ids: string[]): unknown[] {
   return [ids.map(() => uuidv7()), ids, directory.id];
