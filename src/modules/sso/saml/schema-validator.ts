@@ -1,9 +1,10 @@
-// The XML Schema check samlify runs on every SAML message before it reads it: the OASIS SAML 2.0 protocol
+// The XML Schema check the ACS runs on every SAML message before it reads it (and samlify's validator, so
+// nothing samlify parses goes unchecked either): the OASIS SAML 2.0 protocol
 // schema (with the assertion, XML Signature and XML Encryption schemas it imports), compiled once by
 // libxml2-wasm and applied to each message. Its duties:
 // - refuse any document with a DOCTYPE, before parsing, so no entity is ever declared or expanded;
 // - parse without network, external entities or entity substitution;
-// - refuse a root element outside the SAML 2.0 protocol namespace (samlify hands us whole messages);
+// - refuse a root element outside the SAML 2.0 protocol namespace (it is handed whole messages);
 // - refuse anything the schemas refuse, with libxml2's first complaint in the message;
 // - free every libxml2 document it parses (wasm memory is not garbage collected).
 // Every refusal is a SamlSchemaError whose message starts with `SAML_SCHEMA_INVALID:`.
