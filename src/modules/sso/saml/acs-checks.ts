@@ -152,10 +152,7 @@ export const acsChecks: Check[] = [
         verified.assertion ?? refuse(SsoRefusal.SIGNATURE_INVALID, 'signature', verified.problem);
       const inDocument = children(ctx.response!, ASSERTION, 'Assertion')[0]!;
       // The signed assertion must be the one in the document, not a copy smuggled elsewhere.
-      if (
-        assertion.localName !== 'Assertion' ||
-        assertion.getAttribute('ID') !== inDocument.getAttribute('ID')
-      ) {
+      if (assertion.getAttribute('ID') !== inDocument.getAttribute('ID')) {
         refuse(
           SsoRefusal.WRAPPING_ATTACK,
           'signature',

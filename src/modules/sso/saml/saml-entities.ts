@@ -27,7 +27,7 @@ type IdentityProviderEntity = ReturnType<typeof samlify.IdentityProvider>;
 const identityProviders = new Map<string, IdentityProviderEntity>();
 const MAX_CACHED = 1000;
 
-export function identityProvider(
+function identityProvider(
   connection: Pick<SsoConnection, 'idpEntityId' | 'idpSsoUrl'>,
   certificate: SigningCertificate,
 ): IdentityProviderEntity {

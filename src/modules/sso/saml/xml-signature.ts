@@ -10,6 +10,7 @@ import {
   ExclusiveCanonicalizationWithComments,
   type NamespacePrefix,
 } from 'xml-crypto';
+import type { SigningCertificate } from '../sso-connection.entity.js';
 import { childElements, parseXml } from './xml.js';
 
 const DSIG = 'http://www.w3.org/2000/09/xmldsig#';
@@ -39,9 +40,8 @@ export interface VerifiedAssertion {
   problem?: string;
 }
 
-export interface VerificationCertificate {
-  pem: string;
-}
+/** Only the certificate itself is needed to verify. */
+type VerificationCertificate = Pick<SigningCertificate, 'pem'>;
 
 /**
  * The Assertion of `response` under a signature that verifies with one of `certificates`: the Assertion's
@@ -109,7 +109,6 @@ function verifiedElement(
     canonicalize(signedInfo, {
       withComments: c14n === EXC_C14N_WITH_COMMENTS,
       prefixes: inclusivePrefixes(c14nMethod!),
-      ancestorNamespaces: ancestorNamespaces(signedInfo),
     }),
   );
   const signatureValue = Buffer.from(value.replace(/\s+/g, ''), 'base64');
@@ -149,7 +148,6 @@ function verifiedElement(
   const canonical = canonicalize(element, {
     withComments: false,
     prefixes: inclusivePrefixes(transforms[1]!),
-    ancestorNamespaces: ancestorNamespaces(element),
     enveloped: signature,
   });
   const digest = createHash(digestHash).update(canonical).digest();
@@ -163,7 +161,6 @@ function canonicalize(
   options: {
     withComments: boolean;
     prefixes: string[];
-    ancestorNamespaces: NamespacePrefix[];
     enveloped?: Element;
   },
 ): string {
@@ -172,7 +169,8 @@ function canonicalize(
     : new ExclusiveCanonicalization();
   // The canonicaliser declares inclusive prefixes on the node it is given: then it gets a copy. Otherwise
   // an enveloped signature is taken out of the document for the while, rather than copying the element.
-  const target = options.prefixes.length > 0 ? (node.cloneNode(true) as Element) : node;
+  const inclusive = options.prefixes.length > 0;
+  const target = inclusive ? (node.cloneNode(true) as Element) : node;
   const enveloped =
     options.enveloped &&
     (target === node
@@ -183,9 +181,11 @@ function canonicalize(
   try {
     return canonicalizer.process(target as never, {
       inclusiveNamespacesPrefixList: options.prefixes,
-      // Only the prefixes we read from a namespace-exact InclusiveNamespaces: the canonicaliser would
-      // otherwise declare those of one it finds by local name alone on the node it was given.
-      ancestorNamespaces: options.ancestorNamespaces.filter((ns) => options.prefixes.includes(ns.prefix)),
+      // Only those of the prefixes we read from a namespace-exact InclusiveNamespaces: the canonicaliser
+      // would otherwise declare those of one it finds by local name alone on the node it was given.
+      ancestorNamespaces: inclusive
+        ? ancestorNamespaces(node).filter((ns) => options.prefixes.includes(ns.prefix))
+        : [],
       defaultNsForPrefix: { ds: DSIG },
     }) as string;
   } finally {
