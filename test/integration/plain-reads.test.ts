@@ -1,7 +1,7 @@
 // findBySql serves hot paths (SCIM writes, SSO sign-in) in place of em.find: what it returns must behave
 // like what em.find returns, or the unit of work would write stale data or lose changes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findBySql } from '../../src/db/plain-reads.js';
+import { findBySql, plainRows, preparedRows } from '../../src/db/plain-reads.js';
 import { Organization } from '../../src/modules/organizations/organization.entity.js';
 import { User } from '../../src/modules/sessions/user.entity.js';
 import { capturedParent } from '../support/identity.js';
@@ -52,6 +52,37 @@ describe('findBySql', () => {
       await em.flush();
       expect(await findBySql(em, User, userByEmail, [email])).toHaveLength(1);
       expect(await findBySql(stack.app.orm.em.fork(), User, userByEmail, [email])).toHaveLength(0);
+    });
+  });
+
+  describe('preparedRows', () => {
+    const byEmail = 'select id, email from users where email = ?';
+
+    it('prepares the statement once on the connection and reads inside the transaction it is given', async () => {
+      const email = uniqueEmail('prepared');
+      await stack.app.orm.em.fork().transactional(async (em) => {
+        em.persist(new User(email, new Date()));
+        await em.flush();
+        expect(await preparedRows(em, byEmail, [email])).toEqual([{ id: expect.any(String), email }]);
+        expect(await preparedRows(em, byEmail, [email])).toHaveLength(1);
+        expect(await preparedRows(stack.app.orm.em.fork(), byEmail, [email])).toHaveLength(0);
+        const statements = await plainRows<{ statement: string }>(
+          em,
+          'select statement from pg_prepared_statements where statement = ?',
+          ['select id, email from users where email = $1'],
+        );
+        expect(statements).toHaveLength(1);
+      });
+    });
+
+    it('binds as plainRows does: an array as one array, an escaped question mark as the jsonb operator', async () => {
+      const em = stack.app.orm.em.fork();
+      const [row] = await preparedRows<{ n: number; has: boolean }>(
+        em,
+        'select cardinality(?::text[]) as n, \'{"a": 1}\'::jsonb \\? ? as has',
+        [['x', 'y', 'z'], 'a'],
+      );
+      expect(row).toEqual({ n: 3, has: true });
     });
   });
 });

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { dropDatabase, ensureDatabase } from '../../src/db/database.js';
+import { positional } from '../../src/db/plain-reads.js';
 import {
   type AttrPath,
   type CompareOp,
@@ -21,6 +22,7 @@ import {
   USERS as USER_LIST,
   WANTED_MEMBERS,
 } from '../../src/modules/scim/scim.service.js';
+import { nodesOf, type PlanDatabase, planDatabase } from '../support/plans.js';
 
 const path = (attribute: string, subAttribute?: string, uri?: string): AttrPath => ({
   ...(uri === undefined ? {} : { uri }),
@@ -591,12 +593,6 @@ describe('isoDateTime', () => {
   });
 });
 
-/** knex's `?` placeholders to pg's `$n`: the compiled SQL holds no other `?`. */
-const positional = (sql: string) => {
-  let n = 0;
-  return sql.replace(/\?/g, () => `$${++n}`);
-};
-
 // The compiled SQL, run for real: each filter must select exactly the rows RFC 7644 says it does, and the
 // in-memory evaluator must agree with the database on the same records.
 describe('compiled filters against PostgreSQL', () => {
@@ -784,49 +780,31 @@ describe('compiled filters against PostgreSQL', () => {
 // The statements the service runs for a list, EXPLAINed on the migrated directory_users: a userName filter
 // must reach its rows through an index, never by reading every user of the directory.
 describe('userName filters on directory_users', () => {
-  const serverUrl = inject('databaseServerUrl');
-  const database = `scim_filter_plan_${randomBytes(6).toString('hex')}`;
   const USERS_PER_DIRECTORY = 5000;
   const directoryId = randomUUID();
-  let client: pg.Client;
+  let plans: PlanDatabase;
 
   beforeAll(async () => {
-    const url = await ensureDatabase(serverUrl, database, inject('templateDatabase'));
-    client = new pg.Client({ connectionString: url });
-    await client.connect();
-    const parentId = randomUUID();
+    plans = await planDatabase('scim_filter_plan');
     // Two directories, so the directory condition alone selects half the table.
     const directories = [directoryId, randomUUID()];
-    await client.query(
-      `insert into parent_organizations (id, name, created_at, updated_at) values ($1, 'Plans', now(), now())`,
-      [parentId],
-    );
-    await client.query(
+    await plans.client.query(
       `insert into directories (id, parent_id, name, provider, token_hash, created_at)
        select d, $1, 'Plans', 'GENERIC', md5(d::text), now() from unnest($2::uuid[]) d`,
-      [parentId, directories],
+      [plans.parentId, directories],
     );
-    await client.query(
+    await plans.client.query(
       `insert into directory_users (id, directory_id, user_name, user_name_key, created_at, updated_at)
        select gen_random_uuid(), d, 'User' || g || '@Example.com', 'user' || g || '@example.com', now(), now()
        from unnest($1::uuid[]) d, generate_series(1, $2::int) g`,
       [directories, USERS_PER_DIRECTORY],
     );
-    await client.query('analyze directory_users');
+    await plans.client.query('analyze directory_users');
   });
 
   afterAll(async () => {
-    await client?.end();
-    await dropDatabase(serverUrl, database);
+    await plans?.close();
   });
-
-  interface PlanNode {
-    'Node Type': string;
-    'Relation Name'?: string;
-    'Index Name'?: string;
-    Plans?: PlanNode[];
-  }
-  const nodesOf = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(nodesOf)];
 
   it.each<[string, number]>([
     ['userName eq "USER2500@example.COM"', 1],
@@ -834,12 +812,7 @@ describe('userName filters on directory_users', () => {
   ])('%s: an index scan, no Seq Scan, and the right users', async (filter, expected) => {
     const { count, page } = listStatements(USER_LIST, directoryId, { filter });
     for (const statement of [count, page]) {
-      const explained = await client.query(
-        `explain (format json) ${positional(statement.sql)}`,
-        statement.params,
-      );
-      const plan = (explained.rows[0] as { 'QUERY PLAN': Array<{ Plan: PlanNode }> })['QUERY PLAN'][0]!.Plan;
-      const nodes = nodesOf(plan);
+      const nodes = nodesOf(await plans.explain(statement.sql, statement.params));
       expect(
         nodes.filter((node) => node['Relation Name'] === 'directory_users').map((node) => node['Node Type']),
       ).not.toContain('Seq Scan');
@@ -850,7 +823,7 @@ describe('userName filters on directory_users', () => {
       );
       expect(indexScans).not.toEqual([]);
     }
-    const total = await client.query(positional(count.sql), count.params);
+    const total = await plans.client.query(positional(count.sql), count.params);
     expect(total.rows[0]).toEqual({ n: expected });
   });
 });
@@ -859,27 +832,18 @@ describe('userName filters on directory_users', () => {
 // table (as right after an IdP's first push, before autovacuum analyzes it): the planner then hashed, or
 // scanned per member, every user of the directory.
 describe('group members on never-analyzed directory_users', () => {
-  const serverUrl = inject('databaseServerUrl');
-  const database = `scim_members_plan_${randomBytes(6).toString('hex')}`;
   const directoryId = randomUUID();
-  let client: pg.Client;
+  let plans: PlanDatabase;
   let memberIds: string[];
 
   beforeAll(async () => {
-    const url = await ensureDatabase(serverUrl, database, inject('templateDatabase'));
-    client = new pg.Client({ connectionString: url });
-    await client.connect();
-    const parentId = randomUUID();
-    await client.query(
-      `insert into parent_organizations (id, name, created_at, updated_at) values ($1, 'Plans', now(), now())`,
-      [parentId],
-    );
-    await client.query(
+    plans = await planDatabase('scim_members_plan');
+    await plans.client.query(
       `insert into directories (id, parent_id, name, provider, token_hash, created_at)
        values ($1::uuid, $2, 'Plans', 'GENERIC', md5($1::text), now())`,
-      [directoryId, parentId],
+      [directoryId, plans.parentId],
     );
-    const inserted = await client.query<{ id: string }>(
+    const inserted = await plans.client.query<{ id: string }>(
       `insert into directory_users (id, directory_id, user_name, user_name_key, created_at, updated_at)
        select gen_random_uuid(), $1, 'User' || g || '@Example.com', 'user' || g || '@example.com', now(), now()
        from generate_series(1, 3000) g returning id`,
@@ -889,31 +853,17 @@ describe('group members on never-analyzed directory_users', () => {
   });
 
   afterAll(async () => {
-    await client?.end();
-    await dropDatabase(serverUrl, database);
+    await plans?.close();
   });
 
   it('reads directory_users only through its primary key, one row per wanted member', async () => {
     const params = [memberIds.map(() => randomUUID()), memberIds, directoryId];
-    const explained = await client.query(
-      `explain (analyze, format json) ${positional(WANTED_MEMBERS)}`,
-      params,
-    );
-    interface PlanNode {
-      'Node Type': string;
-      'Relation Name'?: string;
-      'Index Name'?: string;
-      'Actual Rows': number;
-      'Actual Loops': number;
-      Plans?: PlanNode[];
-    }
-    const nodesOf = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(nodesOf)];
-    const plan = (explained.rows[0] as { 'QUERY PLAN': Array<{ Plan: PlanNode }> })['QUERY PLAN'][0]!.Plan;
+    const plan = await plans.explain(WANTED_MEMBERS, params, { analyze: true });
     const reads = nodesOf(plan).filter((node) => node['Relation Name'] === 'directory_users');
     expect(reads.map((node) => [node['Node Type'], node['Index Name']])).toEqual([
       ['Index Scan', 'directory_users_pkey'],
     ]);
     expect(reads[0]!['Actual Rows'] * reads[0]!['Actual Loops']).toBe(memberIds.length);
-    expect((await client.query(positional(WANTED_MEMBERS), params)).rowCount).toBe(memberIds.length);
+    expect((await plans.client.query(positional(WANTED_MEMBERS), params)).rowCount).toBe(memberIds.length);
   });
 });
