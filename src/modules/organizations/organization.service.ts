@@ -1,5 +1,6 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { preparedRows } from '../../db/plain-reads.js';
 import type { Clock } from '../../lib/clock.js';
 import { DomainError, forbidden, notFound } from '../../lib/errors.js';
 import { NIL_UUID } from '../../lib/ids.js';
@@ -160,7 +161,8 @@ export class OrganizationService {
     const viewer = this.access.requireViewer(scope);
     const platform = scope.em.getPlatform();
     return pageById(page, async (afterId, limit) => {
-      const rows = await scope.em.getConnection().execute<MineRow[]>(
+      const rows = await preparedRows<MineRow>(
+        scope.em,
         `select m.id, m.role, o.id as organization_id, o.name, o.slug, o.kind, o.parent_id, o.created_at,
                 o.advanced_group_mappings, o.jit_enabled, o.jit_default_role
            from memberships m join organizations o on o.id = m.organization_id

@@ -128,11 +128,9 @@ export class ParentOrganizationService {
           'This organization already has a parent organization.',
         );
       }
-      const request = new ParentOrganizationRequest(
-        organization,
-        em.getReference(User, viewer.userId),
-        this.clock.now(),
-      );
+      // Loaded, not a reference: the answer shows who asked.
+      const requester = await em.findOneOrFail(User, viewer.userId);
+      const request = new ParentOrganizationRequest(organization, requester, this.clock.now());
       request.message = message?.trim() || null;
       em.persist(request);
       this.audit.record(em, scope, {

@@ -1,6 +1,7 @@
 // Accounts and sessions: sign-in by an e-mailed one-time code, opaque session tokens stored as hashes,
 // and their listing and revocation. A session is read from the database on every request.
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { preparedRows } from '../../db/plain-reads.js';
 import type { Config } from '../../config/config.js';
 import { addSeconds, type Clock } from '../../lib/clock.js';
 import { AccessError, DomainError, notFound } from '../../lib/errors.js';
@@ -18,7 +19,7 @@ import { refuseIfSsoRequired } from '../sso/sso-routing.js';
 import { LoginCode } from './login-code.entity.js';
 import { SessionErrorCode } from './session.errors.js';
 import { AuthMethod, Session } from './session.entity.js';
-import { User } from './user.entity.js';
+import { StaffRole, User } from './user.entity.js';
 
 const CODE_DIGITS = 6;
 
@@ -155,23 +156,23 @@ export class SessionService {
   /** Resolves a bearer token to its viewer, or null when unknown, expired or revoked. */
   async authenticate(em: EntityManager, token: string | undefined): Promise<Viewer | null> {
     if (!token || token.length > 200) return null;
-    // Every request runs this: one indexed query. The user is mapped into the request's identity map, so
-    // resolvers that reach the viewer's account by reference read it without another query.
-    const [row] = await em.getConnection().execute<Array<Record<string, unknown>>>(
-      `select u.*, s.id as authenticated_session_id
+    // Every request runs this: one indexed query, prepared once per connection, read into plain values (mapping
+    // the account into the identity map cost a tenth of an authenticated request; the few resolvers that need
+    // the whole account read it).
+    const [row] = await preparedRows<{
+      user_id: string;
+      email: string;
+      staff_role: StaffRole | null;
+      id: string;
+    }>(
+      em,
+      `select s.id, u.id as user_id, u.email, u.staff_role
          from sessions s join users u on u.id = s.user_id
         where s.token_hash = ? and s.revoked_at is null and s.expires_at > ?`,
       [sha256(token), this.clock.now()],
     );
     if (!row) return null;
-    const { authenticated_session_id: sessionId, ...userRow } = row;
-    const user = em.map(User, userRow);
-    return {
-      userId: user.id,
-      email: user.email,
-      staffRole: user.staffRole ?? null,
-      sessionId: sessionId as string,
-    };
+    return { userId: row.user_id, email: row.email, staffRole: row.staff_role, sessionId: row.id };
   }
 
   async me(scope: Scope): Promise<User> {
