@@ -5,7 +5,7 @@
 import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../../config/config.js';
-import { findBySql, plainRows } from '../../db/plain-reads.js';
+import { findBySql, plainRows, preparedRows } from '../../db/plain-reads.js';
 import { addSeconds, type Clock } from '../../lib/clock.js';
 import { forEachConcurrently } from '../../lib/concurrency.js';
 import { AccessError, DomainError, notFound } from '../../lib/errors.js';
@@ -57,6 +57,21 @@ export const CHECK_LANES = 2;
  * cannot stretch one job towards the queue's expiry, after which it would be retried while running.
  */
 const CHECK_RUN_SECONDS = 30;
+
+/**
+ * Lookups that change no status, written to the rows still as leased, the lease compared per row: compared
+ * to a constant, the lease made the planner expect one leased row and join every value to every leased row.
+ */
+export const WRITE_LOOKUPS = `update domains d
+      set last_checked_at = v.last_checked_at, last_check_outcome = v.last_check_outcome,
+          last_check_detail = v.last_check_detail, next_check_at = v.next_check_at,
+          absent_checks = v.absent_checks, absent_since = v.absent_since
+     from jsonb_to_recordset(?::jsonb) as v(id uuid, status text, verification_token text,
+          last_checked_at timestamptz, last_check_outcome text, last_check_detail text,
+          next_check_at timestamptz, absent_checks int, absent_since timestamptz, leased_until timestamptz)
+    where d.id = v.id and d.status = v.status and d.verification_token = v.verification_token
+      and d.next_check_at = v.leased_until
+    returning d.id`;
 
 export interface TxtInstructions {
   recordName: string;
@@ -343,7 +358,7 @@ export class DomainService {
    * Plain rows: most lookups change no status and are written in one statement (writeLookups).
    */
   private async lease(em: EntityManager, now: Date, leasedUntil: Date, limit: number): Promise<ClaimState[]> {
-    const rows = await plainRows<LeasedRow>(
+    const rows = await preparedRows<LeasedRow>(
       em,
       `update domains set next_check_at = ?
         where id = any(array(select id from domains
@@ -388,20 +403,9 @@ export class DomainService {
       next_check_at: domain.nextCheckAt,
       absent_checks: domain.absentChecks,
       absent_since: domain.absentSince ?? null,
+      leased_until: leasedUntil,
     }));
-    const rows = await em.execute<Array<{ id: string }>>(
-      `update domains d
-          set last_checked_at = v.last_checked_at, last_check_outcome = v.last_check_outcome,
-              last_check_detail = v.last_check_detail, next_check_at = v.next_check_at,
-              absent_checks = v.absent_checks, absent_since = v.absent_since
-         from jsonb_to_recordset(?::jsonb) as v(id uuid, status text, verification_token text,
-              last_checked_at timestamptz, last_check_outcome text, last_check_detail text,
-              next_check_at timestamptz, absent_checks int, absent_since timestamptz)
-        where d.id = v.id and d.status = v.status and d.verification_token = v.verification_token
-          and d.next_check_at = ?
-        returning d.id`,
-      [JSON.stringify(values), leasedUntil],
-    );
+    const rows = await preparedRows<{ id: string }>(em, WRITE_LOOKUPS, [JSON.stringify(values)]);
     return new Set(rows.map((row) => row.id));
   }
 
