@@ -2,6 +2,7 @@
 // protocol routes of each module, and the operations endpoints (/healthz, /readyz, /metrics).
 import { randomUUID } from 'node:crypto';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
@@ -167,6 +168,18 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
       fastifyApolloDrainPlugin(app),
       metrics.apolloPlugin,
       costLimitPlugin,
+      // Apollo's cache-control plugin runs a hook on every field to compute a policy we never use: every
+      // answer depends on the caller, so every answer is marked uncacheable here instead.
+      ApolloServerPluginCacheControlDisabled(),
+      {
+        async requestDidStart() {
+          return {
+            async willSendResponse({ response }) {
+              response.http.headers.set('cache-control', 'no-store');
+            },
+          };
+        },
+      },
       {
         async serverWillStart() {
           return {
