@@ -133,9 +133,18 @@ describe('SAML assertion consumer service refusals', () => {
     expect(result.browser.cookie('ci_session')).toBeUndefined();
   });
 
-  it('refuses an e-mail outside the parent’s verified domains', async () => {
-    const result = await respond({ email: 'someone@outside-corp.com' });
+  it('refuses an e-mail outside the parent’s verified domains, and keeps the request usable', async () => {
+    const { browser, requestId } = await startLogin();
+    const outsider = tenant.samlLoginResponse({
+      requestId,
+      acsUrl: connection.acsUrl!,
+      audience: connection.spEntityId!,
+      email: 'someone@outside-corp.com',
+    });
+    const result = await post(browser, outsider.SAMLResponse);
     expect(result).toMatchObject({ status: 403, reason: 'EMAIL_NOT_IN_VERIFIED_DOMAIN' });
+    // The request was claimed for the refused response and released with it.
+    expect((await post(browser, employeeResponse(requestId).SAMLResponse)).status).toBe(303);
   });
 
   it('refuses a user the parent’s SCIM directory deactivated, and signs them in again once reactivated', async () => {
