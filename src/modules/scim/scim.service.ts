@@ -3,7 +3,7 @@
 // If-Match, and the error format. Every write re-applies provisioning in the same transaction.
 import { type EntityClass, LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { insertAsOneStatement } from '../../db/one-statement-insert.js';
+import { insertAsOneStatement } from '../../db/one-statement-write.js';
 import { findBySql, plainRows as rows } from '../../db/plain-reads.js';
 import type { Clock } from '../../lib/clock.js';
 import type { EventBus } from '../../lib/events.js';

@@ -4,6 +4,7 @@
 import { type EntityData, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../../config/config.js';
+import { flushAsOneStatement } from '../../db/one-statement-write.js';
 import { entitiesOf, findBySql, preparedRows } from '../../db/plain-reads.js';
 import { addSeconds, type Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
@@ -341,6 +342,9 @@ export class SsoLoginService {
       context.mappedOrganizations,
     );
     const issued = this.sessions.issue(em, scope, user, AuthMethod.SSO);
+    // The sign-in's writes (identity, account, memberships, session, audit) in one statement: as a flush's
+    // statement each, they took a quarter of a sign-in.
+    await flushAsOneStatement(em);
     return { kind: 'login', issued, connection };
   }
 
