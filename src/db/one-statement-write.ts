@@ -6,6 +6,7 @@
 // only its own. flushAsOneStatement writes a unit's creations and updates inside its transaction.
 import { ChangeSetType, EventType, JsonType, type UnitOfWork } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { plainRows } from './plain-reads.js';
 
 /** Rows for one table and one set of columns: a CTE each, inserting them or updating by primary key. */
 interface RowGroup {
@@ -168,8 +169,15 @@ async function writeStatement(em: EntityManager, units: Tables[]): Promise<void>
     const list = columns.map(quote).join(', ');
     return `t${i} as (insert into ${quote(table)} (${list}) select ${list} from ${rows})`;
   });
-  await em.execute(
-    `with ${writes.join(', ')} select 1`,
-    [...merged.values()].map(({ rows }) => JSON.stringify(rows)),
-  );
+  try {
+    // The rows as bound parameters: inlined, as the ORM's execute inlines them, the JSON was escaped into
+    // the statement's text and parsed with it.
+    await plainRows(
+      em,
+      `with ${writes.join(', ')} select 1`,
+      [...merged.values()].map(({ rows }) => JSON.stringify(rows)),
+    );
+  } catch (error) {
+    throw em.getDriver().convertException(error as Error);
+  }
 }
