@@ -12,6 +12,8 @@ export interface LoadOptions {
   method: 'GET' | 'POST';
   headers?: Record<string, string>;
   body?: string;
+  /** Headers of each connection's own, the i-th connection's at i modulo their number (distinct sessions). */
+  connectionHeaders?: Array<Record<string, string>>;
   connections: number;
   seconds: number;
   /** Unmeasured requests first, so JIT and caches are warm. */
@@ -90,10 +92,12 @@ async function run(options: LoadOptions): Promise<LoadResult> {
   const phase = (seconds: number) => {
     const end = performance.now() + seconds * 1000;
     return Promise.all(
-      Array.from({ length: options.connections }, async () => {
+      Array.from({ length: options.connections }, async (_, i) => {
+        const own = options.connectionHeaders?.[i % options.connectionHeaders.length];
+        const request = own ? { ...options, headers: { ...options.headers, ...own } } : options;
         while (performance.now() < end) {
           const start = performance.now();
-          const { status, body } = await send(agent, options);
+          const { status, body } = await send(agent, request);
           const ok = status < 300 && !body.includes('"errors"');
           if (!measuring) continue;
           latencies.push(performance.now() - start);
