@@ -179,6 +179,30 @@ describe('sign-in codes and sessions', () => {
     expect((await stack.gqlOk(MeDocument, {}, alice.token)).me).not.toBeNull();
   });
 
+  it('resolves each of many concurrent requests to its own session, or to none', async () => {
+    const users = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => stack.signIn(uniqueEmail(`concurrent${i}`))),
+    );
+    const revoked = await stack.signIn(uniqueEmail('concurrent-revoked'));
+    await stack.app.orm.em
+      .fork()
+      .getConnection()
+      .execute('update sessions set revoked_at = now() where user_id = ?', [revoked.userId]);
+    const tokens = [...users.map((user) => user.token), revoked.token, 'unknown-token', users[0]!.token];
+    // Requests of one moment are read in one query: each must still get its own answer.
+    const answers = await Promise.all(
+      tokens.map(async (token) => (await stack.gqlOk(MeDocument, {}, token)).me?.id ?? null),
+    );
+    const expected = [...users.map((user) => user.userId), null, null, users[0]!.userId];
+    expect(answers).toEqual(expected);
+    // Asked in the same turn of the event loop, so certainly in one query.
+    const em = stack.app.orm.em.fork();
+    const viewers = await Promise.all(
+      tokens.map((token) => stack.app.services.sessions.authenticate(em, token)),
+    );
+    expect(viewers.map((viewer) => viewer?.userId ?? null)).toEqual(expected);
+  });
+
   it('expires sessions after their lifetime', async () => {
     const { token } = await stack.signIn(uniqueEmail('ttl'));
     clock.advance(14 * 24 * 3600 * 1000 + 1000);
