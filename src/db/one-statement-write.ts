@@ -4,7 +4,7 @@
 // transaction, every row or none. Units that callers hand in while a statement is being written (an IdP's
 // concurrent pushes) share the next statement; if it fails, each is written alone, so one bad row fails
 // only its own. flushAsOneStatement writes a unit's creations and updates inside its transaction.
-import { ChangeSetType, EventType, JsonType, type UnitOfWork } from '@mikro-orm/core';
+import { ChangeSetType, EventType, JsonType, type UnitOfWork, wrap } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { plainRows } from './plain-reads.js';
 
@@ -63,9 +63,10 @@ export async function insertAsOneStatement(em: EntityManager): Promise<boolean> 
 
 /**
  * Writes every creation and update of `em`, which must be in a transaction and not used after (it is
- * cleared), in one statement, firing the flush event a flush would: flush listeners see the changes, and
- * commit listeners the commit. A unit of work with anything else (a removal, a composite key, a version)
- * is flushed as usual.
+ * cleared), in one statement, firing the flush event a flush would: flush listeners (which may read the
+ * change sets, not change them) see the changes, and commit listeners the commit. A unit of work with
+ * anything else (a removal, a composite key, a version) is flushed as usual. The entities it wrote keep
+ * their values, not their EntityManager: nothing lazy can be loaded through them after.
  */
 export async function flushAsOneStatement(em: EntityManager): Promise<void> {
   if (!em.isInTransaction()) throw new Error('flushAsOneStatement runs inside transactions.');
@@ -81,6 +82,11 @@ export async function flushAsOneStatement(em: EntityManager): Promise<void> {
   if (tables.size === 0) return;
   await em.getEventManager().dispatchEvent(EventType.onFlush, { em, uow });
   await writeStatement(em, [tables]);
+  // As a flush leaves them: the updated entities, which the transaction's parent EntityManager may hold
+  // too, are clean, or a later flush there would write the same changes again over newer ones.
+  for (const { type, entity } of changeSets)
+    if (type === ChangeSetType.UPDATE)
+      wrap(entity, true).__originalEntityData = em.getComparator().prepareEntity(entity);
   em.clear();
 }
 

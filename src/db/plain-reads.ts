@@ -43,18 +43,39 @@ function preparedStatement(sql: string): { name: string; text: string } {
   return statement;
 }
 
+/** PostgreSQL's refusal of a prepared statement whose result a migration changed (a column's type, say). */
+const STALE_PLAN = '0A000';
+
+/**
+ * How often each connection's prepared statements went stale: their names carry it, so that after a
+ * migration the connection prepares them again under new names (a name cannot be prepared twice).
+ */
+const generations = new WeakMap<object, number>();
+
 /**
  * As plainRows, as a named prepared statement: PostgreSQL parses and plans it once per connection instead
  * of on every call, which for a short indexed read is most of the database's time (bench/graphql.bench.ts).
- * For hot paths with a fixed text that names its columns: a plan cached with `*` would fail once a
- * migration adds a column, until the connection closes.
+ * For hot paths with a fixed text. A statement a migration made stale is prepared again: at once outside a
+ * transaction; inside one the transaction fails, and the connection's next use prepares it again.
  */
 export async function preparedRows<T>(em: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
-  const { client } = em.getTransactionContext<Knex.Transaction>() ?? em.getKnex();
+  const transaction = em.getTransactionContext<Knex.Transaction>();
+  // knex would refuse it too: its connection may already serve another request.
+  if (transaction?.isCompleted()) throw new Error('preparedRows was given a transaction that has ended.');
+  const { client } = transaction ?? em.getKnex();
   const connection = (await client.acquireConnection()) as pg.ClientBase;
+  const { name, text } = preparedStatement(sql);
+  const run = async () => {
+    const generation = generations.get(connection) ?? 0;
+    return (await connection.query({ name: `${name}_${generation}`, text, values: params })).rows as T[];
+  };
   try {
-    const result = await connection.query({ ...preparedStatement(sql), values: params });
-    return result.rows as T[];
+    return await run();
+  } catch (error) {
+    if ((error as { code?: string }).code !== STALE_PLAN) throw error;
+    generations.set(connection, (generations.get(connection) ?? 0) + 1);
+    if (transaction) throw error;
+    return await run();
   } finally {
     await client.releaseConnection(connection);
   }

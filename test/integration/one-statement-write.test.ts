@@ -114,6 +114,23 @@ describe('insertAsOneStatement', () => {
       );
     });
 
+    it('leaves what it wrote clean in the EntityManager the transaction was forked from', async () => {
+      const email = uniqueEmail('parent-em');
+      await stack.app.orm.em.fork().persistAndFlush(new User(email, new Date()));
+      const em = stack.app.orm.em.fork();
+      const user = await em.findOneOrFail(User, { email });
+      await em.transactional(async (tx) => {
+        (await tx.findOneOrFail(User, { email })).name = 'Renamed';
+        await flushAsOneStatement(tx);
+      });
+      expect(user.name).toBe('Renamed');
+      // A newer change by someone else; a flush of the parent must not write the old one over it.
+      await plainRows(stack.app.orm.em.fork(), 'update users set name = ? where email = ?', ['Newer', email]);
+      const { otherWrites } = await withStatements(() => em.flush());
+      expect(otherWrites).toBe(0);
+      expect(await names([email])).toEqual([[email, 'Newer']]);
+    });
+
     it('writes nothing of a transaction that rolls back', async () => {
       const existing = uniqueEmail('kept');
       const created = uniqueEmail('dropped');

@@ -75,6 +75,25 @@ describe('findBySql', () => {
       });
     });
 
+    it('prepares a statement again once a migration changed what it returns', async () => {
+      const table = `prepared_probe_${Date.now()}`;
+      const em = () => stack.app.orm.em.fork();
+      await plainRows(em(), `create table ${table} (v varchar(10))`, []);
+      await plainRows(em(), `insert into ${table} values ('before')`, []);
+      try {
+        // Held for a moment each, so that every pooled connection prepares the statement.
+        const read = `select v, pg_sleep(0.05)::text as slept from ${table}`;
+        const readEverywhere = () =>
+          Promise.all(Array.from({ length: 12 }, () => preparedRows(em(), read, [])));
+        await readEverywhere();
+        await plainRows(em(), `alter table ${table} alter column v type varchar(20)`, []);
+        const after = await readEverywhere();
+        expect(after.flat().map((row) => (row as { v: string }).v)).toEqual(Array(12).fill('before'));
+      } finally {
+        await plainRows(em(), `drop table ${table}`, []);
+      }
+    });
+
     it('binds as plainRows does: an array as one array, an escaped question mark as the jsonb operator', async () => {
       const em = stack.app.orm.em.fork();
       const [row] = await preparedRows<{ n: number; has: boolean }>(

@@ -201,6 +201,10 @@ describe('sign-in codes and sessions', () => {
       tokens.map((token) => stack.app.services.sessions.authenticate(em, token)),
     );
     expect(viewers.map((viewer) => viewer?.userId ?? null)).toEqual(expected);
+    // The query serves every request of the moment: never inside one request's transaction.
+    await em.transactional((tx) =>
+      expect(() => stack.app.services.sessions.authenticate(tx, tokens[0])).toThrow('outside transactions'),
+    );
   });
 
   it('expires sessions after their lifetime', async () => {

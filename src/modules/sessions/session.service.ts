@@ -163,9 +163,11 @@ export class SessionService {
   /**
    * Resolves a bearer token to its viewer, or null when unknown, expired or revoked: read from the
    * database for every request (never cached), in one query with the other requests of the same turn of
-   * the event loop. `em` must not be in a transaction.
+   * the event loop.
    */
   authenticate(em: EntityManager, token: string | undefined): Promise<Viewer | null> {
+    // The query serves other requests too: it must not see one transaction's uncommitted work.
+    if (em.isInTransaction()) throw new Error('authenticate runs outside transactions.');
     if (!token || token.length > 200) return Promise.resolve(null);
     return new Promise((resolve, reject) => {
       this.lookups.push({ tokenHash: sha256(token), resolve, reject });
