@@ -84,11 +84,11 @@ describe('findBySql', () => {
         // Held for a moment each, so that every pooled connection prepares the statement.
         const read = `select v, pg_sleep(0.05)::text as slept from ${table}`;
         const readEverywhere = () =>
-          Promise.all(Array.from({ length: 12 }, () => preparedRows(em(), read, [])));
+          Promise.all(Array.from({ length: 12 }, () => preparedRows<{ v: string }>(em(), read, [])));
         await readEverywhere();
         await plainRows(em(), `alter table ${table} alter column v type varchar(20)`, []);
         const after = await readEverywhere();
-        expect(after.flat().map((row) => (row as { v: string }).v)).toEqual(Array(12).fill('before'));
+        expect(after.flat().map((row) => row.v)).toEqual(Array(12).fill('before'));
       } finally {
         await plainRows(em(), `drop table ${table}`, []);
       }

@@ -19,7 +19,7 @@ import { refuseIfSsoRequired } from '../sso/sso-routing.js';
 import { LoginCode } from './login-code.entity.js';
 import { SessionErrorCode } from './session.errors.js';
 import { AuthMethod, Session } from './session.entity.js';
-import { StaffRole, User } from './user.entity.js';
+import { type StaffRole, User } from './user.entity.js';
 
 const CODE_DIGITS = 6;
 
