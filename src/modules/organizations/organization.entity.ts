@@ -20,7 +20,8 @@ export class Organization {
   @Enum({ items: () => OrganizationKind })
   kind: OrganizationKind;
 
-  @ManyToOne(() => ParentOrganization, { nullable: true, deleteRule: 'set null' })
+  /** Indexed (Migration20261130080000): parent-level audit events read the parent's organizations. */
+  @ManyToOne(() => ParentOrganization, { nullable: true, deleteRule: 'set null', index: true })
   parent?: ParentOrganization | null;
 
   @Property({ default: false })
