@@ -2,6 +2,7 @@
 // faults, and the clock-driven rules (7-day claims, 3 absences over 72 hours), driven by a manual clock.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../src/lib/clock.js';
+import type { TxtResolver } from '../../src/modules/domains/dns-resolver.js';
 import { CHECK_BATCH, CHECK_LANES } from '../../src/modules/domains/domain.service.js';
 import { StaffRole } from '../../src/modules/sessions/user.entity.js';
 import {
@@ -441,6 +442,81 @@ describe('domain capture', () => {
     }
   });
 
+  it('verifies in the background a claim no other parent contests: audited in every organization of its parent, published live', async () => {
+    const { owner, org, parentId } = await parent();
+    // A second organization of the parent: a parent-level change goes to both logs.
+    const connection = stack.app.orm.em.fork().getConnection();
+    const [second] = await connection.execute<Array<{ id: string }>>(
+      `insert into organizations (id, name, slug, kind, parent_id, jit_default_role, created_at, updated_at)
+       values (gen_random_uuid(), 'Second', ?, 'ENTERPRISE', ?, 'MEMBER', now(), now()) returning id`,
+      [`second-${counter}`, parentId],
+    );
+    const domain = (await add(parentId, 'quiet-corp.com', owner.token)).domain!;
+    publish(domain);
+    const live = stack.app.services.events.subscribe('DOMAIN_STATUS_CHANGED', parentId);
+    try {
+      await runChecks();
+      expect((await status(domain.id, owner.token)).status).toBe('VERIFIED');
+      expect((await live.next()).value).toMatchObject({
+        domainId: domain.id,
+        status: 'VERIFIED',
+        lastCheckOutcome: 'FOUND',
+      });
+      const audited = await connection.execute<Array<{ organization_id: string; request_id: string }>>(
+        `select organization_id, request_id from audit_events
+          where target_id = ? and action = 'domain.verified' and actor_type = 'SYSTEM'
+            and after = '{"name": "quiet-corp.com", "status": "VERIFIED"}'::jsonb
+            and before = '{"status": "PENDING"}'::jsonb`,
+        [domain.id],
+      );
+      expect(audited.map((row) => row.organization_id).sort()).toEqual([org.id, second!.id].sort());
+      expect(audited.map((row) => row.request_id)).toEqual(['job:domains.check', 'job:domains.check']);
+    } finally {
+      await live.return?.();
+    }
+  });
+
+  it('counts both absences when a refresh checks a verified domain while a background check of it is out', async () => {
+    const { owner, parentId } = await parent();
+    const domain = await verified(parentId, 'racing-corp.com', owner.token);
+    stack.dns.removeTxt(domain.verificationRecord.name);
+    clock.advance(24 * HOUR + 1000);
+    // The background check's answer is held back until the refresh has recorded its own.
+    const resolver = (stack.app.services.domains as unknown as { resolver: TxtResolver }).resolver;
+    const resolveTxt = resolver.resolveTxt.bind(resolver);
+    let asked!: () => void;
+    const backgroundAsked = new Promise<void>((resolve) => (asked = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let held = false;
+    const spy = vi.spyOn(resolver, 'resolveTxt').mockImplementation(async (name) => {
+      if (name !== domain.verificationRecord.name || held) return resolveTxt(name);
+      held = true;
+      asked();
+      const answer = await resolveTxt(name);
+      await released;
+      return answer;
+    });
+    try {
+      const checks = runChecks();
+      await backgroundAsked;
+      expect((await refresh(domain.id, owner.token)).domain?.lastCheckOutcome).toBe('ABSENT');
+      release();
+      await checks;
+    } finally {
+      spy.mockRestore();
+    }
+    // The refresh ended the check's lease: the check's lookup is applied to the row as the refresh left it.
+    const [row] = await stack.app.orm.em
+      .fork()
+      .getConnection()
+      .execute<Array<{ absent_checks: number; status: string }>>(
+        'select absent_checks, status from domains where id = ?',
+        [domain.id],
+      );
+    expect(row).toEqual({ absent_checks: 2, status: 'VERIFIED' });
+  });
+
   it('logs a check that fails, with the domain, and still checks the rest of its batch', async () => {
     const { owner, parentId } = await parent();
     const steady = (await add(parentId, 'steady-corp.com', owner.token)).domain!;
@@ -459,7 +535,9 @@ describe('domain capture', () => {
     stack.dns.setTxt(recordName, [recordValue]);
     const warn = vi.spyOn(stack.app.services.logger, 'warn');
     try {
-      await runChecks();
+      const next = await runChecks();
+      // The failed claim stays leased: the next run is due when its lease ends, not at once and again.
+      expect(next!.getTime()).toBeGreaterThan(clock.now().getTime());
       expect(warn).toHaveBeenCalledWith(
         expect.objectContaining({ domainId: row!.id, err: expect.any(Error) }),
         expect.stringContaining('domain check failed'),

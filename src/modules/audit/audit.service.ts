@@ -75,9 +75,23 @@ export class AuditService {
         ...alsoOrganizationIds,
         ...organizations.filter((o) => o.parent?.id === parentOrganizationId).map((o) => o.id),
       ]);
-      for (const organizationId of ids)
-        this.record(em, scope, { ...entry, organizationId, parentOrganizationId });
+      this.recordForOrganizations(em, scope, parentOrganizationId, ids, entry);
     }
+  }
+
+  /**
+   * A parent-level change in the log of each of `organizationIds`, which the caller has read (with the
+   * change it records, say), one event each.
+   */
+  recordForOrganizations(
+    em: EntityManager,
+    scope: Pick<Scope, 'viewer' | 'requestId'>,
+    parentOrganizationId: string,
+    organizationIds: Iterable<string>,
+    entry: AuditEntry,
+  ): void {
+    for (const organizationId of organizationIds)
+      this.record(em, scope, { ...entry, organizationId, parentOrganizationId });
   }
 
   /** An organization's audit log, newest first; its admins only. */

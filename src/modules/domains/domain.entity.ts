@@ -98,6 +98,13 @@ export class Domain {
   @Property({ type: 'timestamptz', nullable: true })
   nextCheckAt?: Date | null;
 
+  /**
+   * Until when a background check owns the claim (its lease); its lookup is written only while the lease
+   * stands, so a lookup applied in between (a refresh) ends it.
+   */
+  @Property({ type: 'timestamptz', nullable: true })
+  checkLeasedUntil?: Date | null;
+
   /** Consecutive definite absences of a verified domain's record, and when the first was seen. */
   @Property({ type: 'integer', default: 0 })
   absentChecks = 0;

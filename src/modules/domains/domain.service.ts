@@ -44,15 +44,18 @@ const MAX_PENDING_PER_PARENT = 50;
 /** How long a background check owns the domains it claimed before another instance may take them. */
 const CHECK_LEASE_SECONDS = 60;
 /** A background batch leases this many due claims... */
-export const CHECK_BATCH = 200;
-/** ...and makes this many of their DNS queries at once. */
-export const CHECK_CONCURRENCY = 32;
+export const CHECK_BATCH = 500;
+/**
+ * ...and makes this many of their DNS queries at once: 8 rounds, which even if every query times out
+ * (2 tries of DNS_TIMEOUT_MS, 2 s by default) end well inside the lease.
+ */
+export const CHECK_CONCURRENCY = 64;
 /**
  * A run works through due claims in this many batches at a time, each lane leasing its next batch as
  * the last one is written: one batch's DNS queries overlap another's database work, where a single lane
  * left the process idle a third of the time.
  */
-export const CHECK_LANES = 2;
+export const CHECK_LANES = 3;
 /**
  * A run leases no new batch after this long (the job then asks for the next run), so that slow DNS
  * cannot stretch one job towards the queue's expiry, after which it would be retried while running.
@@ -60,19 +63,43 @@ export const CHECK_LANES = 2;
 const CHECK_RUN_SECONDS = 30;
 
 /**
- * Lookups that change no status, written to the rows still as leased, the lease compared per row: compared
- * to a constant, the lease made the planner expect one leased row and join every value to every leased row.
+ * Claims on one registrable domain, given reversed (`rev`): its name and every name under it. Reversed, a
+ * subdomain's name starts with the reversed registrable domain and a dot: the range serves the
+ * (status, reverse(name)) index, the equality after it keeps exactly the family.
+ */
+const familyOf = (claim: string, rev: string) =>
+  `reverse(${claim}.name) ~>=~ ${rev} and reverse(${claim}.name) ~<~ (${rev} || '/')
+   and (reverse(${claim}.name) = ${rev} or left(reverse(${claim}.name), length(${rev}) + 1) = (${rev} || '.'))`;
+
+/**
+ * A batch's lookups that need no other claim, written to the rows still as leased and as seen: those
+ * that change no status, and verifications of claims (given their registrable domain, reversed) whose
+ * family holds no other parent's claim, returned with the organizations whose logs audit them.
+ * The rows are found by their ids, given apart: the values' estimate is fixed, and with a few thousand
+ * claims the planner read the whole table to join them. The lease is compared per row: compared to a
+ * constant, it made the planner expect one leased row and join every value to every leased row.
  */
 export const WRITE_LOOKUPS = `update domains d
-      set last_checked_at = v.last_checked_at, last_check_outcome = v.last_check_outcome,
+      set status = v.status, check_leased_until = null,
+          status_changed_at = coalesce(v.status_changed_at, d.status_changed_at),
+          verified_at = coalesce(v.verified_at, d.verified_at),
+          last_checked_at = v.last_checked_at, last_check_outcome = v.last_check_outcome,
           last_check_detail = v.last_check_detail, next_check_at = v.next_check_at,
           absent_checks = v.absent_checks, absent_since = v.absent_since
-     from jsonb_to_recordset(?::jsonb) as v(id uuid, status text, verification_token text,
+     from jsonb_to_recordset(?::jsonb) as v(id uuid, seen_status text, verification_token text,
+          leased_until timestamptz, status text, status_changed_at timestamptz, verified_at timestamptz,
           last_checked_at timestamptz, last_check_outcome text, last_check_detail text,
-          next_check_at timestamptz, absent_checks int, absent_since timestamptz, leased_until timestamptz)
-    where d.id = v.id and d.status = v.status and d.verification_token = v.verification_token
-      and d.next_check_at = v.leased_until
-    returning d.id`;
+          next_check_at timestamptz, absent_checks int, absent_since timestamptz, registrable_rev text)
+    where d.id = any(?::uuid[]) and d.id = v.id and d.status = v.seen_status
+      and d.verification_token = v.verification_token and d.check_leased_until = v.leased_until
+      and (v.registrable_rev is null or not exists (
+            select 1 from domains o
+             where o.parent_id <> d.parent_id and o.status in ('PENDING', 'VERIFIED', 'BLOCKED')
+               and ${familyOf('o', 'v.registrable_rev')}))
+    returning d.id, d.parent_id,
+      case when v.registrable_rev is not null
+           then array(select o.id from organizations o where o.parent_id = d.parent_id)
+      end as organization_ids`;
 
 export interface TxtInstructions {
   recordName: string;
@@ -82,7 +109,10 @@ export interface TxtInstructions {
 /** The change of status a lookup calls for, made under the registrable domain's lock. */
 type Transition = 'verify' | 'unverify';
 
-/** What a check reads and writes of a claim: a Domain, or a leased row read without the ORM. */
+/**
+ * What a check reads and writes of a claim: a Domain, or a leased row read without the ORM, which leaves out
+ * the last lookup (the check replaces it).
+ */
 type ClaimState = Pick<
   Domain,
   | 'id'
@@ -105,13 +135,24 @@ interface LeasedRow {
   verification_token: string;
   status: DomainStatus;
   claim_started_at: string;
-  last_checked_at: string | null;
-  last_check_outcome: DnsCheckOutcome | null;
-  last_check_detail: string | null;
-  next_check_at: string | null;
   absent_checks: number;
   absent_since: string | null;
 }
+
+/** A claim's fields as a verification sets them. */
+type VerifiedFields = Required<
+  Pick<Domain, 'status' | 'statusChangedAt' | 'verifiedAt' | 'absentChecks' | 'absentSince' | 'nextCheckAt'>
+>;
+
+/** A lookup for writeLookups: its claim with the lookup recorded and, for a verification, what it sets. */
+interface LookupWrite {
+  claim: ClaimState;
+  verified?: VerifiedFields;
+  registrable?: string;
+}
+
+/** A claim as a change of status leaves it: what its audit event and its live update say. */
+type ChangedClaim = Pick<Domain, 'id' | 'name' | 'status' | 'lastCheckOutcome'> & { parent: { id: string } };
 
 interface Check {
   /** The claim as leased or read before its lookup. */
@@ -306,21 +347,33 @@ export class DomainService {
     // Both lanes end before the run does: a failed run is retried, and must not overlap one still working.
     const failed = lanes.find((lane) => lane.status === 'rejected');
     if (failed) throw failed.reason;
-    const next = await em
-      .fork()
-      .findOne(
-        Domain,
-        { status: { $in: [DomainStatus.PENDING, DomainStatus.VERIFIED] } },
-        { orderBy: { nextCheckAt: 'asc' }, fields: ['nextCheckAt'] },
-      );
-    return next?.nextCheckAt ?? null;
+    // A due claim another run has leased is checked by it, or again when its lease ends.
+    const now = this.clock.now();
+    const [next] = await preparedRows<{ at: string | null }>(
+      em.fork(),
+      `select least(
+         (select next_check_at from domains
+           where status in (?, ?) and (check_leased_until is null or check_leased_until <= ?)
+           order by next_check_at limit 1),
+         (select min(check_leased_until) from domains
+           where status in (?, ?) and next_check_at <= ? and check_leased_until > ?)) as at`,
+      [
+        DomainStatus.PENDING,
+        DomainStatus.VERIFIED,
+        now,
+        DomainStatus.PENDING,
+        DomainStatus.VERIFIED,
+        now,
+        now,
+      ],
+    );
+    return timestamp(next!.at);
   }
 
   /**
-   * One batch: the DNS queries run concurrently. Lookups that change no status are written in one
-   * statement without the registrable domains' locks, which order changes of status only; the others are
-   * applied together in one transaction under those locks, or each alone if that transaction fails.
-   * Returns how many claims it leased.
+   * One batch: the DNS queries run concurrently. Lookups that need no other claim (most of them) are
+   * written in one statement (writeLookups); the others are applied together in one transaction under the
+   * registrable domains' locks, or each alone if that transaction fails. Returns how many claims it leased.
    */
   private async checkBatch(em: EntityManager, limit: number): Promise<number> {
     const leasedAt = this.clock.now();
@@ -333,12 +386,31 @@ export class DomainService {
       }),
     );
     const now = this.clock.now();
-    const unchanging = checks
-      .filter(({ seen, lookup }) => lookup && !this.expired(seen) && !this.recordLookup(seen, lookup, now))
-      .map(({ seen }) => seen);
-    const written = await this.writeLookups(em, unchanging, leasedUntil);
-    const changing = checks.filter(({ seen }) => !written.has(seen.id));
+    const writes: LookupWrite[] = [];
+    for (const { seen, lookup } of checks) {
+      if (!lookup || this.expired(seen)) continue;
+      const transition = this.recordLookup(seen, lookup, now);
+      if (transition === null) writes.push({ claim: seen });
+      else if (transition === 'verify') {
+        let registrable: string;
+        try {
+          registrable = registrableOf(seen.name);
+        } catch {
+          // A name the Public Suffix List has since refused has no lock: applied below, and logged there.
+          continue;
+        }
+        writes.push({ claim: seen, verified: verifiedFields(now), registrable });
+      }
+    }
     const scope = (): Scope => ({ em: em.fork(), viewer: null, requestId: 'job:domains.check' });
+    let written = new Set<string>();
+    try {
+      written = await this.writeLookups(scope(), writes, leasedUntil);
+    } catch (error) {
+      // A deadlock with another batch's changes of status, say: nothing was written, all is applied below.
+      this.logger.warn({ err: error }, 'domain lookups failed to write together; applying them in full');
+    }
+    const changing = checks.filter(({ seen }) => !written.has(seen.id));
     if (changing.length > 0) {
       try {
         await this.applyAll(scope(), changing, { interactive: false });
@@ -361,13 +433,13 @@ export class DomainService {
   private async lease(em: EntityManager, now: Date, leasedUntil: Date, limit: number): Promise<ClaimState[]> {
     const rows = await preparedRows<LeasedRow>(
       em,
-      `update domains set next_check_at = ?
+      `update domains set check_leased_until = ?
         where id = any(array(select id from domains
                               where status in (?, ?) and next_check_at <= ?
+                                and (check_leased_until is null or check_leased_until <= ?)
                               order by next_check_at limit ? for update skip locked))
-        returning id, name, verification_token, status, claim_started_at, last_checked_at, last_check_outcome,
-                  last_check_detail, next_check_at, absent_checks, absent_since`,
-      [leasedUntil, DomainStatus.PENDING, DomainStatus.VERIFIED, now, limit],
+        returning id, name, verification_token, status, claim_started_at, absent_checks, absent_since`,
+      [leasedUntil, DomainStatus.PENDING, DomainStatus.VERIFIED, now, now, limit],
     );
     return rows.map((row) => ({
       id: row.id,
@@ -375,39 +447,75 @@ export class DomainService {
       verificationToken: row.verification_token,
       status: row.status,
       claimStartedAt: new Date(row.claim_started_at),
-      lastCheckedAt: timestamp(row.last_checked_at),
-      lastCheckOutcome: row.last_check_outcome,
-      lastCheckDetail: row.last_check_detail,
-      nextCheckAt: timestamp(row.next_check_at),
       absentChecks: row.absent_checks,
       absentSince: timestamp(row.absent_since),
     }));
   }
 
   /**
-   * Writes the lookups recorded on `domains` in one statement, to the rows still as leased: a row whose
-   * lease another run or a refresh has replaced keeps its state. Returns the ids written.
+   * Writes `writes` in one statement (WRITE_LOOKUPS) to the rows still as leased and as seen: a row whose
+   * lease another run or a refresh has replaced keeps its state. Verifications are written under their
+   * registrable domains' locks, audited and published. Returns the ids written.
    */
-  private async writeLookups(
-    em: EntityManager,
-    domains: ClaimState[],
-    leasedUntil: Date,
-  ): Promise<Set<string>> {
-    if (domains.length === 0) return new Set();
-    const values = domains.map((domain) => ({
-      id: domain.id,
-      status: domain.status,
-      verification_token: domain.verificationToken,
-      last_checked_at: domain.lastCheckedAt,
-      last_check_outcome: domain.lastCheckOutcome,
-      last_check_detail: domain.lastCheckDetail,
-      next_check_at: domain.nextCheckAt,
-      absent_checks: domain.absentChecks,
-      absent_since: domain.absentSince ?? null,
-      leased_until: leasedUntil,
-    }));
-    const rows = await preparedRows<{ id: string }>(em, WRITE_LOOKUPS, [JSON.stringify(values)]);
-    return new Set(rows.map((row) => row.id));
+  private async writeLookups(scope: Scope, writes: LookupWrite[], leasedUntil: Date): Promise<Set<string>> {
+    if (writes.length === 0) return new Set();
+    const ids = writes.map(({ claim }) => claim.id);
+    // A batch's rows share a few instants: each is written out once (Date's toJSON was most of this).
+    const instants = new Map<number, string>();
+    const iso = (date: Date | null | undefined) => {
+      if (!date) return null;
+      let text = instants.get(date.getTime());
+      if (text === undefined) instants.set(date.getTime(), (text = date.toISOString()));
+      return text;
+    };
+    const values = JSON.stringify(
+      writes.map(({ claim, verified, registrable }) => {
+        const written = { ...claim, ...verified };
+        return {
+          id: claim.id,
+          seen_status: claim.status,
+          verification_token: claim.verificationToken,
+          leased_until: iso(leasedUntil),
+          status: written.status,
+          status_changed_at: iso(verified?.statusChangedAt),
+          verified_at: iso(verified?.verifiedAt),
+          last_checked_at: iso(written.lastCheckedAt),
+          last_check_outcome: written.lastCheckOutcome,
+          last_check_detail: written.lastCheckDetail,
+          next_check_at: iso(written.nextCheckAt),
+          absent_checks: written.absentChecks,
+          absent_since: iso(written.absentSince),
+          registrable_rev: registrable ? reverse(registrable) : null,
+        };
+      }),
+    );
+    const verifications = writes.filter(({ verified }) => verified);
+    if (verifications.length === 0)
+      return new Set(
+        (await preparedRows<{ id: string }>(scope.em, WRITE_LOOKUPS, [values, ids])).map(({ id }) => id),
+      );
+    const { written, verified } = await scope.em.transactional(async (em) => {
+      await this.lockRegistrables(em, [...new Set(verifications.map(({ registrable }) => registrable!))]);
+      const rows = await preparedRows<{ id: string; parent_id: string; organization_ids: string[] | null }>(
+        em,
+        WRITE_LOOKUPS,
+        [values, ids],
+      );
+      const written = new Map(rows.map((row) => [row.id, row]));
+      const verified: ChangedClaim[] = [];
+      for (const { claim } of verifications) {
+        const row = written.get(claim.id);
+        if (!row) continue;
+        const domain = { ...claim, status: DomainStatus.VERIFIED, parent: { id: row.parent_id } };
+        const { entry } = changeEntry(scope, domain, DomainStatus.PENDING);
+        this.audit.recordForOrganizations(em, scope, row.parent_id, row.organization_ids!, entry);
+        verified.push(domain);
+      }
+      await flushAsOneStatement(em);
+      return { written: new Set(written.keys()), verified };
+    });
+    for (const claim of verified) this.publish(claim);
+    return written;
   }
 
   /** One domain's failure is logged and leaves the rest of the batch alone; its lease ends in a minute. */
@@ -471,6 +579,8 @@ export class DomainService {
     domain?: Domain,
   ): Promise<CheckResult> {
     if (!domain || domain.verificationToken !== seen.verificationToken) return unchanged(domain ?? null);
+    // Applied here, the lookup ends any background lease: that check's write would overwrite this one.
+    domain.checkLeasedUntil = null;
     const now = this.clock.now();
     if (this.expired(domain)) {
       this.setStatus(domain, DomainStatus.FAILED, now);
@@ -507,15 +617,11 @@ export class DomainService {
    * status under them can conflict with, block or unblock.
    */
   private async claimsOn(em: EntityManager, registrables: string[]): Promise<Domain[]> {
-    // Reversed, a subdomain's name starts with the reversed registrable domain and a dot: the range
-    // serves the (status, reverse(name)) index, the equality after it keeps exactly the family.
     return findBySql(
       em,
       Domain,
       `select d.* from unnest(?::text[]) as r(rev)
-         join domains d on d.status = any(?)
-          and reverse(d.name) ~>=~ r.rev and reverse(d.name) ~<~ (r.rev || '/')
-          and (reverse(d.name) = r.rev or left(reverse(d.name), length(r.rev) + 1) = (r.rev || '.'))`,
+         join domains d on d.status = any(?) and ${familyOf('d', 'r.rev')}`,
       [registrables.map(reverse), [DomainStatus.PENDING, DomainStatus.VERIFIED, DomainStatus.BLOCKED]],
     );
   }
@@ -559,11 +665,7 @@ export class DomainService {
       this.recordChange(context, domain, DomainStatus.PENDING, { reason: 'claimed by another parent' });
       return { domain, changed: true, others: [] };
     }
-    this.setStatus(domain, DomainStatus.VERIFIED, now);
-    domain.verifiedAt = now;
-    domain.absentChecks = 0;
-    domain.absentSince = null;
-    domain.nextCheckAt = addSeconds(now, DAY);
+    Object.assign(domain, verifiedFields(now));
     this.recordChange(context, domain, DomainStatus.PENDING);
     return { domain, changed: true, others: this.blockOthers(context, domain) };
   }
@@ -635,21 +737,11 @@ export class DomainService {
   /** The change's audit event, recorded with the others of its transaction (recordForParents). */
   private recordChange(
     context: ChangeContext,
-    domain: Domain,
+    domain: ChangedClaim,
     before: DomainStatus,
     details: Record<string, unknown> = {},
   ): void {
-    context.audit.push({
-      parentOrganizationId: domain.parent.id,
-      entry: {
-        action: `domain.${domain.status.toLowerCase()}`,
-        targetType: 'Domain',
-        targetId: domain.id,
-        before: { status: before },
-        after: { name: domain.name, status: domain.status, ...details },
-        actorType: context.scope.viewer ? ActorType.USER : ActorType.SYSTEM,
-      },
-    });
+    context.audit.push(changeEntry(context.scope, domain, before, details));
   }
 
   private setStatus(domain: Domain, status: DomainStatus, now: Date): void {
@@ -706,7 +798,7 @@ export class DomainService {
     return domain;
   }
 
-  private publish(domain: Domain, status?: 'REMOVED'): void {
+  private publish(domain: ChangedClaim, status?: 'REMOVED'): void {
     this.events.publish('DOMAIN_STATUS_CHANGED', domain.parent.id, {
       parentOrganizationId: domain.parent.id,
       domainId: domain.id,
@@ -718,9 +810,45 @@ export class DomainService {
   }
 }
 
-/** The registrable domains of `names`, once each: the unit of locking and of claimsOn. */
+/** The audit event of a change of status, for the parent's organizations. */
+function changeEntry(
+  scope: Scope,
+  domain: ChangedClaim,
+  before: DomainStatus,
+  details: Record<string, unknown> = {},
+): { parentOrganizationId: string; entry: AuditEntry } {
+  return {
+    parentOrganizationId: domain.parent.id,
+    entry: {
+      action: `domain.${domain.status.toLowerCase()}`,
+      targetType: 'Domain',
+      targetId: domain.id,
+      before: { status: before },
+      after: { name: domain.name, status: domain.status, ...details },
+      actorType: scope.viewer ? ActorType.USER : ActorType.SYSTEM,
+    },
+  };
+}
+
+/** The registrable domain of a claim's name: the unit of locking and of claimsOn. */
+function registrableOf(name: string): string {
+  return parseClaimableDomain(name).registrable;
+}
+
 function registrablesOf(names: string[]): string[] {
-  return [...new Set(names.map((name) => parseClaimableDomain(name).registrable))];
+  return [...new Set(names.map(registrableOf))];
+}
+
+/** A pending claim whose record was found and whose family no other parent holds, as verified. */
+function verifiedFields(now: Date): VerifiedFields {
+  return {
+    status: DomainStatus.VERIFIED,
+    statusChangedAt: now,
+    verifiedAt: now,
+    absentChecks: 0,
+    absentSince: null,
+    nextCheckAt: addSeconds(now, DAY),
+  };
 }
 
 /** Whether two names are one, or one is a subdomain of the other. */
