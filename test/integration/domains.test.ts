@@ -26,6 +26,11 @@ import { startStack, type Stack, uniqueEmail } from '../support/stack.js';
 
 const HOUR = 3600 * 1000;
 
+/** What the service's applyAll is handed for each claim. */
+interface Check {
+  seen: { id: string };
+}
+
 describe('domain capture', () => {
   const clock = new ManualClock(new Date());
   let stack: Stack;
@@ -454,8 +459,16 @@ describe('domain capture', () => {
     const domain = (await add(parentId, 'quiet-corp.com', owner.token)).domain!;
     publish(domain);
     const live = stack.app.services.events.subscribe('DOMAIN_STATUS_CHANGED', parentId);
+    // Written with the batch's other lookups, not applied claim by claim under the ORM.
+    const applied = vi.spyOn(
+      stack.app.services.domains as unknown as { applyAll: (scope: unknown, checks: Check[]) => unknown },
+      'applyAll',
+    );
     try {
       await runChecks();
+      expect(applied.mock.calls.flatMap(([, checks]) => checks.map(({ seen }) => seen.id))).not.toContain(
+        domain.id,
+      );
       expect((await status(domain.id, owner.token)).status).toBe('VERIFIED');
       expect((await live.next()).value).toMatchObject({
         domainId: domain.id,
@@ -472,8 +485,62 @@ describe('domain capture', () => {
       expect(audited.map((row) => row.organization_id).sort()).toEqual([org.id, second!.id].sort());
       expect(audited.map((row) => row.request_id)).toEqual(['job:domains.check', 'job:domains.check']);
     } finally {
+      applied.mockRestore();
       await live.return?.();
     }
+  });
+
+  it('checks an unblocked claim at once, though a check that died had leased it', async () => {
+    const holder = await parent();
+    const other = await parent();
+    const waiting = (await add(other.parentId, 'eu.lease-corp.com', other.owner.token)).domain!;
+    // A batch leased the claim and died before writing its lookup.
+    const connection = stack.app.orm.em.fork().getConnection();
+    await connection.execute('update domains set check_leased_until = ? where id = ?', [
+      new Date(clock.now().getTime() + 60_000),
+      waiting.id,
+    ]);
+    const held = await verified(holder.parentId, 'lease-corp.com', holder.owner.token);
+    expect((await status(waiting.id, other.owner.token)).status).toBe('BLOCKED');
+    await stack.gqlOk(DomainRemoveDocument, { id: held.id }, holder.owner.token);
+    stack.dns.reset();
+    await runChecks();
+    expect(stack.dns.queries({ name: waiting.verificationRecord.name })).toHaveLength(1);
+  });
+
+  it('applies the lookups claim by claim when the batch’s write fails, losing none', async () => {
+    const { owner, parentId } = await parent();
+    const found = (await add(parentId, 'retried-corp.com', owner.token)).domain!;
+    const absent = (await add(parentId, 'still-pending-corp.com', owner.token)).domain!;
+    publish(found);
+    const audit = stack.app.services.audit;
+    const failing = vi.spyOn(audit, 'recordForOrganizations').mockImplementationOnce(() => {
+      throw new Error('audit store unavailable');
+    });
+    const warn = vi.spyOn(stack.app.services.logger, 'warn');
+    try {
+      await runChecks();
+      expect(warn).toHaveBeenCalledWith(
+        expect.objectContaining({ err: expect.any(Error) }),
+        expect.stringContaining('failed to write together'),
+      );
+    } finally {
+      failing.mockRestore();
+      warn.mockRestore();
+    }
+    expect((await status(found.id, owner.token)).status).toBe('VERIFIED');
+    expect(await status(absent.id, owner.token)).toMatchObject({
+      status: 'PENDING',
+      lastCheckOutcome: 'ABSENT',
+    });
+    const [row] = await stack.app.orm.em
+      .fork()
+      .getConnection()
+      .execute<Array<{ n: number }>>(
+        `select count(*)::int as n from audit_events where target_id = ? and action = 'domain.verified'`,
+        [found.id],
+      );
+    expect(row!.n).toBe(1);
   });
 
   it('counts both absences when a refresh checks a verified domain while a background check of it is out', async () => {
@@ -538,6 +605,7 @@ describe('domain capture', () => {
       const next = await runChecks();
       // The failed claim stays leased: the next run is due when its lease ends, not at once and again.
       expect(next!.getTime()).toBeGreaterThan(clock.now().getTime());
+      expect(next!.getTime()).toBeLessThanOrEqual(clock.now().getTime() + 60_000);
       expect(warn).toHaveBeenCalledWith(
         expect.objectContaining({ domainId: row!.id, err: expect.any(Error) }),
         expect.stringContaining('domain check failed'),

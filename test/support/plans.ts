@@ -25,9 +25,24 @@ export interface PlanDatabase {
   client: pg.Client;
   /** A parent organization the test's rows can belong to. */
   parentId: string;
-  /** The plan of `sql` (knex placeholders), run for real when `analyze` (in a transaction to roll back). */
-  explain(sql: string, params: unknown[], options?: { analyze?: boolean }): Promise<PlanNode>;
+  /**
+   * The plan of `sql` (knex placeholders), run for real when `analyze` (in a transaction to roll back).
+   * With `generic`, the plan made for any values, as a prepared statement gets after a few runs.
+   */
+  explain(
+    sql: string,
+    params: unknown[],
+    options?: { analyze?: boolean; generic?: boolean },
+  ): Promise<PlanNode>;
   close(): Promise<void>;
+}
+
+/** A value as PostgreSQL reads it from text: a string as it is, an array of strings as an array literal. */
+function textOf(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value))
+    return `{${value.map((item) => `"${String(item).replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
+  throw new Error(`No text form for ${typeof value} here.`);
 }
 
 export async function planDatabase(prefix: string): Promise<PlanDatabase> {
@@ -45,11 +60,21 @@ export async function planDatabase(prefix: string): Promise<PlanDatabase> {
   return {
     client,
     parentId,
-    async explain(sql, params, { analyze = false } = {}) {
-      const explained = await client.query(
-        `explain (${analyze ? 'analyze, ' : ''}format json) ${positional(sql)}`,
-        params,
-      );
+    async explain(sql, params, { analyze = false, generic = false } = {}) {
+      const options = `${analyze ? 'analyze, ' : ''}format json`;
+      let explained: pg.QueryResult;
+      if (generic) {
+        await client.query(`prepare explained as ${positional(sql)}`);
+        await client.query('set plan_cache_mode = force_generic_plan');
+        try {
+          // EXECUTE takes no bound parameters: its values go in as literals.
+          const values = params.map((value) => client.escapeLiteral(textOf(value))).join(', ');
+          explained = await client.query(`explain (${options}) execute explained(${values})`);
+        } finally {
+          await client.query('reset plan_cache_mode');
+          await client.query('deallocate explained');
+        }
+      } else explained = await client.query(`explain (${options}) ${positional(sql)}`, params);
       return (explained.rows[0] as { 'QUERY PLAN': Array<{ Plan: PlanNode }> })['QUERY PLAN'][0]!.Plan;
     },
     async close() {

@@ -6,7 +6,8 @@ import { Migration } from '@mikro-orm/migrations';
  * every index written twice. Now the lease is a heap-only (HOT) update, which needs room on the row's own
  * page (a batch leases neighbouring rows: at 80% a page had room for a fifth of them), and only the
  * lookup's write, which moves next_check_at anyway, touches the indexes. Claims are few and small: the
- * doubled table stays small.
+ * doubled table stays small. The fill factor applies to pages as they are written; `vacuum full domains`
+ * applies it to an existing table at once (outside a transaction, so not here).
  */
 export class Migration20261130090000 extends Migration {
   override async up(): Promise<void> {

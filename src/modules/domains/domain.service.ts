@@ -47,7 +47,9 @@ const CHECK_LEASE_SECONDS = 60;
 export const CHECK_BATCH = 500;
 /**
  * ...and makes this many of their DNS queries at once: 8 rounds, which even if every query times out
- * (2 tries of DNS_TIMEOUT_MS, 2 s by default) end well inside the lease.
+ * (node's resolver tries twice, doubling the timeout: 6 s a query at the default DNS_TIMEOUT_MS of 2 s and
+ * one server) end inside the lease. More servers or a longer timeout can outlast it: a claim is then
+ * leased and looked up again, never lost.
  */
 export const CHECK_CONCURRENCY = 64;
 /**
@@ -744,9 +746,11 @@ export class DomainService {
     context.audit.push(changeEntry(context.scope, domain, before, details));
   }
 
+  /** A change of status also ends any background lease: a restarted or unblocked claim is due at once. */
   private setStatus(domain: Domain, status: DomainStatus, now: Date): void {
     domain.status = status;
     domain.statusChangedAt = now;
+    domain.checkLeasedUntil = null;
   }
 
   /** A pending claim past its 7-day window. */
