@@ -1,5 +1,6 @@
 // Domain capture rules: what may be claimed, what counts as proof, conflicts between parents, DNS
 // faults, and the clock-driven rules (7-day claims, 3 absences over 72 hours), driven by a manual clock.
+import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../src/lib/clock.js';
 import type { TxtResolver } from '../../src/modules/domains/dns-resolver.js';
@@ -13,6 +14,8 @@ import {
   DomainRefreshDocument,
   DomainRemoveDocument,
   DomainRestartDocument,
+  DomainStatusChangedDocument,
+  type DomainStatusChangedSubscription,
   DomainsDocument,
   InvitationAcceptDocument,
   MemberInviteDocument,
@@ -614,6 +617,56 @@ describe('domain capture', () => {
     } finally {
       warn.mockRestore();
       await connection.execute('delete from domains where id = ?', [row!.id]);
+    }
+  });
+
+  it('stops live status updates to an admin removed after subscribing', async () => {
+    const { owner, org, parentId } = await parent();
+    const received: string[] = [];
+    const client = stack.ws(owner.token);
+    const connected = new Promise<void>((resolve) => client.on('connected', () => resolve()));
+    const unsubscribe = client.subscribe<DomainStatusChangedSubscription>(
+      { query: print(DomainStatusChangedDocument), variables: { parentId } },
+      {
+        next: (value) => {
+          if (value.data) received.push(value.data.domainStatusChanged.name);
+        },
+        error: () => {},
+        complete: () => {},
+      },
+    );
+    const announce = (name: string) =>
+      stack.app.services.events.publish('DOMAIN_STATUS_CHANGED', parentId, {
+        parentOrganizationId: parentId,
+        domainId: crypto.randomUUID(),
+        name,
+        status: 'VERIFIED',
+        lastCheckOutcome: 'FOUND',
+        occurredAt: new Date(),
+      });
+    try {
+      await connected;
+      // Subscribing checks access first: announce until the subscription is live.
+      await expect
+        .poll(() => {
+          announce('before.example');
+          return received.length;
+        })
+        .toBeGreaterThan(0);
+      await stack.app.orm.em
+        .fork()
+        .getConnection()
+        .execute('update memberships set removed_at = now() where user_id = ? and organization_id = ?', [
+          owner.userId,
+          org.id,
+        ]);
+      const delivered = received.length;
+      announce('after.example');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(received.slice(delivered)).toEqual([]);
+    } finally {
+      unsubscribe();
+      await client.dispose();
     }
   });
 

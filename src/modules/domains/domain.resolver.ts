@@ -95,7 +95,7 @@ export class DomainResolver {
       guardedStream(
         context.scope,
         `parentAdmin:${args.parentId}`,
-        (scope) => context.services.access.requireParentAdmin(scope, args.parentId),
+        (scope) => context.services.access.checkParentAdmin(scope, args.parentId),
         () => context.services.events.subscribe('DOMAIN_STATUS_CHANGED', args.parentId),
       ),
   })

@@ -126,7 +126,7 @@ export class DirectoryResolver {
       guardedStream(
         context.scope,
         `parentAdmin:${args.parentId}`,
-        (scope) => context.services.access.requireParentAdmin(scope, args.parentId),
+        (scope) => context.services.access.checkParentAdmin(scope, args.parentId),
         () => context.services.events.subscribe('DIRECTORY_STATUS_CHANGED', args.parentId),
       ),
   })
