@@ -2,6 +2,7 @@
 // subscriber (what shared checks and executions key by), unsubscribing, and the bound on a subscriber
 // that stops reading.
 import { describe, expect, it } from 'vitest';
+import { filterEvents, mapEvents } from '../../src/graphql/async-iterables.js';
 import { createEventBus, type DomainStatusChangedEvent } from '../../src/lib/events.js';
 
 const event = (domainId: string): DomainStatusChangedEvent => ({
@@ -51,5 +52,36 @@ describe('the event bus', () => {
     bus.publish('USER_SESSIONS_REVOKED', 'one more');
     bus.publish('USER_SESSIONS_REVOKED', 'and another');
     expect(await stalled.next()).toEqual({ done: true, value: undefined });
+  });
+});
+
+// A guarded subscription's stream is filtered (the access check) and then mapped (the execution); mapped,
+// a filtered stream is one layer doing both, which must behave as the two did.
+describe('a filtered stream of the bus, mapped', () => {
+  it('maps the events the filter keeps, in order, skips the others, and ends its source at return()', async () => {
+    const bus = createEventBus();
+    const source = bus.subscribe('DOMAIN_STATUS_CHANGED', 'p1');
+    const kept = filterEvents(source, async (e) => !e.domainId.startsWith('refused'));
+    const mapped = mapEvents(kept, async (e) => e.domainId.toUpperCase());
+    for (const id of ['a', 'refused-1', 'b', 'refused-2', 'c'])
+      bus.publish('DOMAIN_STATUS_CHANGED', 'p1', event(id));
+    const read = [await mapped.next(), await mapped.next(), await mapped.next()];
+    expect(read).toEqual([
+      { done: false, value: 'A' },
+      { done: false, value: 'B' },
+      { done: false, value: 'C' },
+    ]);
+    await mapped.return!();
+    // The bus no longer holds the subscriber: what it publishes now is not queued for it.
+    bus.publish('DOMAIN_STATUS_CHANGED', 'p1', event('d'));
+    expect(await source.next()).toEqual({ done: true, value: undefined });
+  });
+
+  it('maps a stream that is not filtered as it is', async () => {
+    const bus = createEventBus();
+    const mapped = mapEvents(bus.subscribe('DOMAIN_STATUS_CHANGED', 'p1'), (e) => e.domainId);
+    bus.publish('DOMAIN_STATUS_CHANGED', 'p1', event('x'));
+    expect(await mapped.next()).toEqual({ done: false, value: 'x' });
+    await mapped.return!();
   });
 });
