@@ -19,18 +19,6 @@ export interface OrganizationGrant {
   viewer: Viewer;
 }
 
-/** The viewer's memberships in a parent's organizations must include an identity admin's. */
-function requireIdentityAdminOfParent(
-  memberships: Array<{ role: MemberRole; kind: OrganizationKind }>,
-): void {
-  if (memberships.length === 0) throw notFound('Parent organization');
-  if (!memberships.some(({ role, kind }) => IDENTITY_ADMIN_ROLES[kind].includes(role))) {
-    throw forbidden(
-      'Only admins (owners on Enterprise) of an organization of this parent can change its identity settings.',
-    );
-  }
-}
-
 export class OrganizationAccess {
   requireViewer(scope: Pick<Scope, 'viewer'>): Viewer {
     if (!scope.viewer) throw unauthenticated();
@@ -79,33 +67,30 @@ export class OrganizationAccess {
     parentId: string,
     options: { em?: EntityManager } = {},
   ): Promise<ParentOrganization> {
-    const viewer = this.requireViewer(scope);
-    if (!isUuid(parentId)) throw notFound('Parent organization');
     const em = options.em ?? scope.em;
-    const memberships = await em.find(
-      Membership,
-      { user: viewer.userId, removedAt: null, organization: { parent: parentId } },
-      { populate: ['organization'] },
-    );
-    requireIdentityAdminOfParent(memberships.map((m) => ({ role: m.role, kind: m.organization.kind })));
+    await this.checkParentAdmin({ ...scope, em }, parentId);
     return em.findOneOrFail(ParentOrganization, parentId);
   }
 
   /**
-   * What requireParentAdmin decides, in one prepared read and without loading anything: for checks made
-   * again on every event of a subscription, where they hold up the delivery.
+   * What requireParentAdmin decides, in one prepared read and without loading anything; on its own, for
+   * checks made again on every event of a subscription, where they hold up the delivery.
    */
   async checkParentAdmin(scope: Scope, parentId: string): Promise<void> {
     const viewer = this.requireViewer(scope);
     if (!isUuid(parentId)) throw notFound('Parent organization');
-    requireIdentityAdminOfParent(
-      await preparedRows<{ role: MemberRole; kind: OrganizationKind }>(
-        scope.em,
-        `select m.role, o.kind from memberships m join organizations o on o.id = m.organization_id
-          where m.user_id = ? and m.removed_at is null and o.parent_id = ?`,
-        [viewer.userId, parentId],
-      ),
+    const memberships = await preparedRows<{ role: MemberRole; kind: OrganizationKind }>(
+      scope.em,
+      `select m.role, o.kind from memberships m join organizations o on o.id = m.organization_id
+        where m.user_id = ? and m.removed_at is null and o.parent_id = ?`,
+      [viewer.userId, parentId],
     );
+    if (memberships.length === 0) throw notFound('Parent organization');
+    if (!memberships.some(({ role, kind }) => IDENTITY_ADMIN_ROLES[kind].includes(role))) {
+      throw forbidden(
+        'Only admins (owners on Enterprise) of an organization of this parent can change its identity settings.',
+      );
+    }
   }
 
   /** Employees of the vendor with the given staff role. */
