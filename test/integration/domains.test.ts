@@ -660,10 +660,10 @@ describe('domain capture', () => {
           owner.userId,
           org.id,
         ]);
-      const delivered = received.length;
       announce('after.example');
       await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(received.slice(delivered)).toEqual([]);
+      // By name: announcements made while polling may still arrive.
+      expect(received.filter((name) => name === 'after.example')).toEqual([]);
     } finally {
       unsubscribe();
       await client.dispose();
