@@ -8,33 +8,39 @@ import {
   type ExecutionArgs,
   type ExecutionResult,
 } from 'graphql';
-import { mapEvents } from './async-iterables.js';
+import { deliverEvents } from './async-iterables.js';
 import type { Context } from './context.js';
 
 /** The query text of each parsed document, as the client sent it: cheaper than printing it per event. */
 const sources = new WeakMap<DocumentNode, string>();
 
 /** Executions of one event, by subscription key. Keyed by the event object the bus hands every subscriber. */
-const resultsByEvent = new WeakMap<object, Map<string, Promise<ExecutionResult>>>();
+const resultsByEvent = new WeakMap<object, Map<string, ExecutionResult | Promise<ExecutionResult>>>();
 
 export function rememberSource(document: DocumentNode, query: string): void {
   sources.set(document, query);
 }
 
+/**
+ * graphql-ws's subscribe: the results are delivered by the context's `live` (straight to the socket),
+ * and graphql-ws holds an iterator that ends with the subscription.
+ */
 export async function sharedSubscribe(
   args: ExecutionArgs,
 ): Promise<AsyncIterable<ExecutionResult> | ExecutionResult> {
+  const context = args.contextValue as Context;
+  if (!context.live) throw new Error('A subscription needs a live connection to deliver its results to.');
   const stream = await createSourceEventStream(args);
   if (!(Symbol.asyncIterator in stream)) return stream;
   // Results may read the viewer through the context, so only one user's subscriptions share them.
-  const viewer = (args.contextValue as Context | undefined)?.scope.viewer?.userId ?? '';
+  const viewer = context.scope.viewer?.userId ?? '';
   const source = sources.get(args.document);
   const key =
     source === undefined
       ? undefined
       : JSON.stringify([source, args.operationName ?? null, args.variableValues ?? null, viewer]);
   const run = (event: unknown) => execute({ ...args, rootValue: event });
-  return mapEvents(stream as AsyncIterable<unknown>, (event) => {
+  const execution = (event: unknown) => {
     if (key === undefined || typeof event !== 'object' || event === null) return run(event);
     let results = resultsByEvent.get(event);
     if (!results) {
@@ -43,9 +49,10 @@ export async function sharedSubscribe(
     }
     let result = results.get(key);
     if (!result) {
-      result = Promise.resolve(run(event));
+      result = run(event);
       results.set(key, result);
     }
     return result;
-  });
+  };
+  return deliverEvents(stream as AsyncIterable<unknown>, execution, context.live);
 }

@@ -7,6 +7,7 @@ import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastif
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { ExecutionResult, FormattedExecutionResult } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/unavailable.js';
@@ -26,6 +27,7 @@ import { googleRoutes } from '../modules/sessions/google.routes.js';
 import { domainMembershipRoutes } from '../modules/domains/domain-membership.routes.js';
 import type { Services } from '../services.js';
 import { replyAccessStatus } from './access-status.js';
+import { liveDelivery } from './live-delivery.js';
 import { LiveSockets } from './live-sockets.js';
 import { consoleRoutes } from './console.routes.js';
 import { createMetrics } from './metrics.js';
@@ -111,6 +113,12 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
   void (async () => {
     for await (const userId of revocations) liveSockets.close(userId);
   })();
+  // Same error model as over HTTP: typed extensions.code, unexpected errors masked.
+  const formatResult = (result: ExecutionResult): FormattedExecutionResult =>
+    result.errors
+      ? { ...result, errors: result.errors.map((error) => formatGraphQLError(error.toJSON(), error)) }
+      : result;
+  const live = liveDelivery(formatResult);
   const wsCleanup = useServer<Record<string, unknown>>(
     {
       schema,
@@ -120,7 +128,7 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
         return checked;
       },
       subscribe: sharedSubscribe,
-      context: async (ctx): Promise<Context> => {
+      context: async (ctx, id): Promise<Context> => {
         const em = orm.em.fork();
         const fromParams = ctx.connectionParams?.authorization;
         const headers = {
@@ -139,15 +147,15 @@ export async function createHttpServer(services: Services): Promise<HttpServer> 
           sessionToken(headers, cookies, config.session.cookieName),
         );
         if (viewer) liveSockets.add(viewer.userId, ctx.extra.socket);
-        return { scope: { em, viewer, requestId: uuidv7() }, services };
+        return {
+          scope: { em, viewer, requestId: uuidv7() },
+          services,
+          live: live(ctx.extra.socket, id),
+        };
       },
-      // Same error model as over HTTP: typed extensions.code, unexpected errors masked.
       onError: (_ctx, _id, _payload, errors) =>
         errors.map((error) => formatGraphQLError(error.toJSON(), error)),
-      onNext: (_ctx, _id, _payload, _args, result) =>
-        result.errors
-          ? { ...result, errors: result.errors.map((error) => formatGraphQLError(error.toJSON(), error)) }
-          : result,
+      onNext: (_ctx, _id, _payload, _args, result) => formatResult(result),
     },
     wsServer,
   );

@@ -90,23 +90,39 @@ export function createEventBus(eventTarget?: EventTarget): EventBus {
 }
 
 /**
- * One subscriber's events: handed straight to a waiting reader, else queued. Every subscriber of a topic
- * gets the same event object, which guardedStream and sharedSubscribe key their shared work by.
+ * Switches a subscriber from being read (next()) to being handed its events as they are published:
+ * queued ones first, then each from the publisher's call, with no promise per event. `end` is called
+ * once the subscriber has ended.
  */
-function listen<T>(target: EventTarget, type: string): AsyncIterableIterator<T> {
+export const PUSH = Symbol('push');
+
+export interface Pushable<T> {
+  [PUSH](deliver: (event: T) => void, end: () => void): void;
+}
+
+/**
+ * One subscriber's events: handed straight to a waiting reader, else queued, or pushed (PUSH). Every
+ * subscriber of a topic gets the same event object, which guardedStream and sharedSubscribe key their
+ * shared work by.
+ */
+function listen<T>(target: EventTarget, type: string): AsyncIterableIterator<T> & Pushable<T> {
   const queue: T[] = [];
   let reader: ((result: IteratorResult<T>) => void) | undefined;
+  let pushed: { deliver: (event: T) => void; end: () => void } | undefined;
   let ended = false;
   const end = () => {
+    if (ended) return;
     ended = true;
     queue.length = 0;
     target.removeEventListener(type, listener);
     reader?.({ done: true, value: undefined });
     reader = undefined;
+    pushed?.end();
   };
   const listener = (event: Event) => {
     const value = (event as CustomEvent<T>).detail;
-    if (reader) {
+    if (pushed) pushed.deliver(value);
+    else if (reader) {
       const read = reader;
       reader = undefined;
       read({ done: false, value });
@@ -114,12 +130,27 @@ function listen<T>(target: EventTarget, type: string): AsyncIterableIterator<T> 
     else end();
   };
   target.addEventListener(type, listener);
-  return {
-    next() {
-      if (queue.length > 0) return Promise.resolve({ done: false, value: queue.shift()! });
-      if (ended) return Promise.resolve({ done: true, value: undefined });
-      return new Promise((resolve) => (reader = resolve));
+  const read = () => {
+    if (queue.length > 0) return Promise.resolve({ done: false as const, value: queue.shift()! });
+    if (ended) return Promise.resolve({ done: true as const, value: undefined });
+    return new Promise<IteratorResult<T>>((resolve) => (reader = resolve));
+  };
+  return Object.assign(endingIterator(read, end), {
+    [PUSH](deliver: (event: T) => void, endPushed: () => void) {
+      if (ended) return endPushed();
+      pushed = { deliver, end: endPushed };
+      for (const value of queue.splice(0)) if (!ended) deliver(value);
     },
+  });
+}
+
+/** An async iterator read by `next`, which `end` ends when its reader returns or throws. */
+export function endingIterator<T>(
+  next: () => Promise<IteratorResult<T>>,
+  end: () => void,
+): AsyncIterableIterator<T> {
+  return {
+    next,
     return() {
       end();
       return Promise.resolve({ done: true, value: undefined });

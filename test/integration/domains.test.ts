@@ -1,6 +1,7 @@
 // Domain capture rules: what may be claimed, what counts as proof, conflicts between parents, DNS
 // faults, and the clock-driven rules (7-day claims, 3 absences over 72 hours), driven by a manual clock.
 import { print } from 'graphql';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../src/lib/clock.js';
 import type { TxtResolver } from '../../src/modules/domains/dns-resolver.js';
@@ -53,6 +54,18 @@ describe('domain capture', () => {
 
   async function add(parentId: string, name: string, token: string) {
     return (await stack.gqlOk(DomainAddDocument, { parentId, input: { name } }, token)).domainAdd;
+  }
+
+  /** A status change of one of the parent's domains, as the domain service announces it. */
+  function announceStatus(parentId: string, name: string) {
+    stack.app.services.events.publish('DOMAIN_STATUS_CHANGED', parentId, {
+      parentOrganizationId: parentId,
+      domainId: crypto.randomUUID(),
+      name,
+      status: 'VERIFIED',
+      lastCheckOutcome: 'FOUND',
+      occurredAt: new Date(),
+    });
   }
 
   async function refresh(id: string, token: string) {
@@ -635,15 +648,7 @@ describe('domain capture', () => {
         complete: () => {},
       },
     );
-    const announce = (name: string) =>
-      stack.app.services.events.publish('DOMAIN_STATUS_CHANGED', parentId, {
-        parentOrganizationId: parentId,
-        domainId: crypto.randomUUID(),
-        name,
-        status: 'VERIFIED',
-        lastCheckOutcome: 'FOUND',
-        occurredAt: new Date(),
-      });
+    const announce = (name: string) => announceStatus(parentId, name);
     try {
       await connected;
       // Subscribing checks access first: announce until the subscription is live.
@@ -667,6 +672,65 @@ describe('domain capture', () => {
     } finally {
       unsubscribe();
       await client.dispose();
+    }
+  });
+
+  it('ends the subscription of a client that stops reading, and keeps delivering to one that reads', async () => {
+    const { owner, parentId } = await parent();
+    // graphql-transport-ws spoken by hand, so that the client can stop reading its socket.
+    const connect = async () => {
+      const socket = new WebSocket(`${stack.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+      const messages: { id?: string; type: string; payload?: { data?: unknown } }[] = [];
+      socket.on('message', (data: Buffer) => messages.push(JSON.parse(data.toString())));
+      await new Promise((resolve) => socket.once('open', resolve));
+      socket.send(
+        JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${owner.token}` } }),
+      );
+      await expect.poll(() => messages.some((m) => m.type === 'connection_ack')).toBe(true);
+      socket.send(
+        JSON.stringify({
+          id: 'live',
+          type: 'subscribe',
+          payload: { query: print(DomainStatusChangedDocument), variables: { parentId } },
+        }),
+      );
+      return { socket, messages, nexts: () => messages.filter((m) => m.type === 'next').length };
+    };
+    const announce = (name: string) => announceStatus(parentId, name);
+    const [stalled, reading] = [await connect(), await connect()];
+    try {
+      // Subscribing checks access first: announce until both subscriptions are live.
+      await expect
+        .poll(() => {
+          announce('before.example');
+          return Math.min(stalled.nexts(), reading.nexts());
+        })
+        .toBeGreaterThan(0);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const before = { stalled: stalled.nexts(), reading: reading.nexts() };
+      // 32 MB of events: more than the server keeps unsent for a client, and than the kernel buffers.
+      (stalled.socket as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+      const large = `${'x'.repeat(256 * 1024)}.example`;
+      const published = 128;
+      for (let i = 0; i < published; i++) {
+        announce(large);
+        // Each event is checked before it is delivered: one at a time, as an admin's changes come.
+        await expect.poll(() => reading.nexts(), { interval: 5 }).toBe(before.reading + i + 1);
+      }
+      (stalled.socket as unknown as { _socket: { resume(): void } })._socket.resume();
+      await expect
+        .poll(() => stalled.messages.find((m) => m.id === 'live' && m.type === 'complete'), {
+          timeout: 10_000,
+        })
+        .toBeDefined();
+      expect(stalled.nexts() - before.stalled).toBeLessThan(published);
+      // The connection stays open: only the subscription that fell behind was ended.
+      stalled.socket.send(JSON.stringify({ type: 'ping' }));
+      await expect.poll(() => stalled.messages.some((m) => m.type === 'pong')).toBe(true);
+      expect(reading.messages.some((m) => m.type === 'complete')).toBe(false);
+    } finally {
+      stalled.socket.terminate();
+      reading.socket.terminate();
     }
   });
 

@@ -2,7 +2,7 @@
 // subscriber (what shared checks and executions key by), unsubscribing, and the bound on a subscriber
 // that stops reading.
 import { describe, expect, it } from 'vitest';
-import { filterEvents, mapEvents } from '../../src/graphql/async-iterables.js';
+import { deliverEvents, filterEvents } from '../../src/graphql/async-iterables.js';
 import { createEventBus, type DomainStatusChangedEvent } from '../../src/lib/events.js';
 
 const event = (domainId: string): DomainStatusChangedEvent => ({
@@ -55,33 +55,135 @@ describe('the event bus', () => {
   });
 });
 
-// A guarded subscription's stream is filtered (the access check) and then mapped (the execution); mapped,
-// a filtered stream is one layer doing both, which must behave as the two did.
-describe('a filtered stream of the bus, mapped', () => {
-  it('maps the events the filter keeps, in order, skips the others, and ends its source at return()', async () => {
+// A guarded subscription's stream is filtered (the access check) and executed (the map), and its
+// results are pushed to the subscriber's connection: in order, one event at a time per subscriber.
+describe('delivering a filtered stream of the bus', () => {
+  const deferred = <T>() => {
+    let resolve!: (value: T) => void;
+    const promise = new Promise<T>((done) => (resolve = done));
+    return { promise, resolve };
+  };
+  const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('delivers the events the filter keeps, mapped, in order, and ends its source at return()', async () => {
     const bus = createEventBus();
     const source = bus.subscribe('DOMAIN_STATUS_CHANGED', 'p1');
-    const kept = filterEvents(source, async (e) => !e.domainId.startsWith('refused'));
-    const mapped = mapEvents(kept, async (e) => e.domainId.toUpperCase());
-    for (const id of ['a', 'refused-1', 'b', 'refused-2', 'c'])
+    const delivered: string[] = [];
+    const delivery = deliverEvents(
+      filterEvents(source, async (e) => !e.domainId.startsWith('refused')),
+      async (e) => e.domainId.toUpperCase(),
+      (value) => delivered.push(value) > 0,
+    );
+    // Published before the transport starts reading: queued on the bus, then pushed first.
+    bus.publish('DOMAIN_STATUS_CHANGED', 'p1', event('a'));
+    const ended = delivery.next();
+    for (const id of ['refused-1', 'b', 'refused-2', 'c'])
       bus.publish('DOMAIN_STATUS_CHANGED', 'p1', event(id));
-    const read = [await mapped.next(), await mapped.next(), await mapped.next()];
-    expect(read).toEqual([
-      { done: false, value: 'A' },
-      { done: false, value: 'B' },
-      { done: false, value: 'C' },
-    ]);
-    await mapped.return!();
+    await tick();
+    expect(delivered).toEqual(['A', 'B', 'C']);
+    await delivery.return!();
+    expect(await ended).toEqual({ done: true, value: undefined });
     // The bus no longer holds the subscriber: what it publishes now is not queued for it.
     bus.publish('DOMAIN_STATUS_CHANGED', 'p1', event('d'));
     expect(await source.next()).toEqual({ done: true, value: undefined });
+    expect(delivered).toEqual(['A', 'B', 'C']);
   });
 
-  it('maps a stream that is not filtered as it is', async () => {
+  it("keeps a subscriber's order when a later event's check settles first", async () => {
     const bus = createEventBus();
-    const mapped = mapEvents(bus.subscribe('DOMAIN_STATUS_CHANGED', 'p1'), (e) => e.domainId);
+    const checks = new Map([
+      ['a', deferred<boolean>()],
+      ['b', deferred<boolean>()],
+    ]);
+    const delivered: string[] = [];
+    const delivery = deliverEvents(
+      filterEvents(bus.subscribe('DOMAIN_STATUS_CHANGED', 'p1'), (e) => checks.get(e.domainId)!.promise),
+      (e) => e.domainId,
+      (value) => delivered.push(value) > 0,
+    );
+    void delivery.next();
+    bus.publish('DOMAIN_STATUS_CHANGED', 'p1', event('a'));
+    bus.publish('DOMAIN_STATUS_CHANGED', 'p1', event('b'));
+    checks.get('b')!.resolve(true);
+    await tick();
+    expect(delivered).toEqual([]);
+    checks.get('a')!.resolve(true);
+    await tick();
+    expect(delivered).toEqual(['a', 'b']);
+    await delivery.return!();
+  });
+
+  it('hands one settled check to every subscriber waiting on it, and goes through many waiting events in a loop', async () => {
+    const bus = createEventBus();
+    const first = deferred<boolean>();
+    const delivered = [[], []] as string[][];
+    const deliveries = delivered.map((into) =>
+      deliverEvents(
+        filterEvents(bus.subscribe('DOMAIN_STATUS_CHANGED', 'p1'), (e) =>
+          e.domainId === 'e0' ? first.promise : true,
+        ),
+        (e) => e.domainId,
+        (value) => into.push(value) > 0,
+      ),
+    );
+    for (const delivery of deliveries) void delivery.next();
+    for (let i = 0; i < 999; i++) bus.publish('DOMAIN_STATUS_CHANGED', 'p1', event(`e${i}`));
+    expect(delivered).toEqual([[], []]);
+    first.resolve(true);
+    await tick();
+    const all = Array.from({ length: 999 }, (_, i) => `e${i}`);
+    expect(delivered).toEqual([all, all]);
+    for (const delivery of deliveries) await delivery.return!();
+  });
+
+  it('ends a subscriber with 1,000 events waiting on an earlier one, and one that can take no more', async () => {
+    const bus = createEventBus();
+    const stuck = deliverEvents(
+      filterEvents(bus.subscribe('DOMAIN_STATUS_CHANGED', 'p1'), () => new Promise<boolean>(() => {})),
+      (e) => e.domainId,
+      () => true,
+    );
+    const stuckEnded = stuck.next();
+    let taken = 0;
+    const full = deliverEvents(
+      bus.subscribe('DOMAIN_STATUS_CHANGED', 'p1'),
+      (e) => e.domainId,
+      () => ++taken < 3,
+    );
+    const fullEnded = full.next();
+    for (let i = 0; i < 1_002; i++) bus.publish('DOMAIN_STATUS_CHANGED', 'p1', event(`e${i}`));
+    expect(await stuckEnded).toEqual({ done: true, value: undefined });
+    expect(await fullEnded).toEqual({ done: true, value: undefined });
+    expect(taken).toBe(3);
+  });
+
+  it('fails the subscription when an execution throws, and ends its source', async () => {
+    const bus = createEventBus();
+    const source = bus.subscribe('DOMAIN_STATUS_CHANGED', 'p1');
+    const delivery = deliverEvents(
+      source,
+      () => {
+        throw new Error('execution failed');
+      },
+      () => true,
+    );
+    const ended = delivery.next();
     bus.publish('DOMAIN_STATUS_CHANGED', 'p1', event('x'));
-    expect(await mapped.next()).toEqual({ done: false, value: 'x' });
-    await mapped.return!();
+    await expect(ended).rejects.toThrow('execution failed');
+    expect(await source.next()).toEqual({ done: true, value: undefined });
+  });
+
+  it('reads a stream that cannot push, and ends after delivering what it yielded', async () => {
+    async function* yielded() {
+      yield* ['a', 'b', 'c'];
+    }
+    const delivered: string[] = [];
+    const delivery = deliverEvents(
+      filterEvents(yielded(), async (value) => value !== 'b'),
+      (value) => value.toUpperCase(),
+      (value) => delivered.push(value) > 0,
+    );
+    expect(await delivery.next()).toEqual({ done: true, value: undefined });
+    expect(delivered).toEqual(['A', 'C']);
   });
 });
