@@ -17,6 +17,15 @@ export async function plainRows<T>(em: EntityManager, sql: string, params: unkno
   return result.rows as T[];
 }
 
+/** Part of a statement and the values of its placeholders, in order. */
+export interface SqlPart {
+  sql: string;
+  params: unknown[];
+}
+
+/** A value as a part of a statement. */
+export const sqlValue = (value: unknown): SqlPart => ({ sql: '?', params: [value] });
+
 /**
  * Raw SQL as knex reads it (`\?` a literal question mark, as in a jsonb operator; any other `?` a value) in
  * PostgreSQL's numbered placeholders.

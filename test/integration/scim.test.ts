@@ -397,6 +397,52 @@ describe('SCIM 2.0 server', () => {
     });
   });
 
+  // A user creation's provisioning context is read in the statement that authenticates the directory.
+  describe('the context read ahead', () => {
+    const em = () => stack.app.orm.em.fork();
+    const authenticate = (authorization: string, email?: string) =>
+      stack.app.services.scim.authenticate(em(), directory.id, authorization, email);
+    const memberOf = async (email: string) =>
+      (
+        await stack.gqlOk(
+          MembersDocument,
+          { organizationId: parent.organizationId, first: 100 },
+          parent.owner.token,
+        )
+      ).members.nodes.some((m) => m.user.email === email);
+
+    it("is the e-mail's context: captured or not, its account, the parent's organizations", async () => {
+      const email = uniqueEmail('ahead', 'scim-corp.com');
+      const { readAhead } = await authenticate(`Bearer ${token}`, email);
+      expect(readAhead).toMatchObject({ email, row: { captured: true, account: null } });
+      expect(readAhead!.row.organizations.map((o) => o.id)).toContain(parent.organizationId);
+      const known = (await authenticate(`Bearer ${token}`, parent.owner.email)).readAhead!;
+      expect(known.row.account).toMatchObject({ email: parent.owner.email });
+      const elsewhere = (await authenticate(`Bearer ${token}`, 'someone@elsewhere-corp.com')).readAhead!;
+      expect(elsewhere.row.captured).toBe(false);
+      expect((await authenticate(`Bearer ${token}`)).readAhead).toBeUndefined();
+      await expect(authenticate('Bearer scim_wrong', email)).rejects.toMatchObject({ status: 401 });
+    });
+
+    it('provisions from the context read for the same e-mail, never from one read for another', async () => {
+      const { directory: opened } = await authenticate(`Bearer ${token}`);
+      const notCaptured = { captured: false, account: null, organizations: [] };
+      const create = (email: string, aheadFor: string) =>
+        stack.app.services.scim.createUser(em(), opened, directory.scimBaseUrl, oktaUser(email), {
+          email: aheadFor,
+          row: notCaptured,
+        });
+      // Read for another address: the user's own context is read, and provisions them.
+      const provisioned = uniqueEmail('ahead', 'scim-corp.com');
+      expect((await create(provisioned, 'other@scim-corp.com')).status).toBe(201);
+      expect(await memberOf(provisioned)).toBe(true);
+      // Read for this address (here saying it is not captured): used as it is, so no membership.
+      const notProvisioned = uniqueEmail('ahead', 'scim-corp.com');
+      expect((await create(notProvisioned, notProvisioned)).status).toBe(201);
+      expect(await memberOf(notProvisioned)).toBe(false);
+    });
+  });
+
   describe('refusals', () => {
     it('refuses a missing or wrong token with 401 and a SCIM error body', async () => {
       for (const authorization of [undefined, 'Bearer wrong', `Basic ${token}`]) {

@@ -3,7 +3,7 @@
 // rule 11 says; an inactive or deleted one loses the memberships the directory granted and every session.
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { EntityData } from '@mikro-orm/core';
-import { entitiesOf, plainRows } from '../../db/plain-reads.js';
+import { entitiesOf, preparedRows, type SqlPart, sqlValue } from '../../db/plain-reads.js';
 import type { Clock } from '../../lib/clock.js';
 import { canonicalEmail, InvalidEmailError } from '../../lib/names.js';
 import type { Scope } from '../../lib/scope.js';
@@ -32,30 +32,52 @@ export interface ReconcileOutcome {
   error?: string;
 }
 
+/** What reconcile reads about an active entry's e-mail (see contextColumns). */
+export interface ContextRow {
+  captured: boolean;
+  account: EntityData<User> | null;
+  organizations: Array<EntityData<Organization>>;
+}
+
+/** A ContextRow read ahead for the entry with this canonical e-mail (ScimService.authenticate). */
+export interface ReadAhead {
+  email: string;
+  row: ContextRow;
+}
+
 /**
- * What reconciling an active entry reads, in one statement: whether `email` is on a verified domain of
- * the parent (null if not), the account with that e-mail, and the parent's organizations of both
- * channels (JIT ones provision in reconcile, mapped ones by group).
+ * The columns of a ContextRow for `email`: whether it is on a verified domain of the parent `parent`
+ * names (a value, or a column of the statement they are part of), the account with that e-mail, and the
+ * parent's organizations of both channels (JIT ones provision in reconcile, mapped ones by group). Null
+ * when no domain could cover the e-mail.
  */
+export function contextColumns(parent: SqlPart, email: string): SqlPart | null {
+  const onVerifiedDomain = onVerifiedDomainExpression(parent, email);
+  if (!onVerifiedDomain) return null;
+  return {
+    sql: `${onVerifiedDomain.sql} as captured,
+          (select to_jsonb(u) from users u where u.email = ?) as account,
+          (select coalesce(jsonb_agg(o), '[]') from organizations o
+            where o.parent_id = ${parent.sql} and (o.jit_enabled or o.advanced_group_mappings)) as organizations`,
+    params: [...onVerifiedDomain.params, email, ...parent.params],
+  };
+}
+
+/** A reconcile's context, from `readAhead` when it was read for this e-mail, else in one statement. */
 async function readContext(
   em: EntityManager,
   parentId: string,
   email: string,
+  readAhead?: ReadAhead,
 ): Promise<{ account: User | null; organizations: Organization[] } | null> {
-  const onVerifiedDomain = onVerifiedDomainExpression(parentId, email);
-  if (!onVerifiedDomain) return null;
-  const [row] = await plainRows<{
-    captured: boolean;
-    account: EntityData<User> | null;
-    organizations: Array<EntityData<Organization>>;
-  }>(
-    em,
-    `select ${onVerifiedDomain.sql} as captured,
-            (select to_jsonb(u) from users u where u.email = ?) as account,
-            (select coalesce(jsonb_agg(o), '[]') from organizations o
-              where o.parent_id = ? and (o.jit_enabled or o.advanced_group_mappings)) as organizations`,
-    [...onVerifiedDomain.params, email, parentId],
-  );
+  let row: ContextRow | undefined;
+  if (readAhead?.email === email) row = readAhead.row;
+  else {
+    const columns = contextColumns(sqlValue(parentId), email);
+    if (!columns) return null;
+    // Prepared: it runs on every SCIM write of an active user that was not read ahead.
+    [row] = await preparedRows<ContextRow>(em, `select ${columns.sql}`, columns.params);
+  }
   if (!row?.captured) return null;
   return {
     account: row.account ? entitiesOf(em, User, [row.account])[0]! : null,
@@ -74,13 +96,14 @@ export class DirectoryProvisioning {
   /**
    * `readded`: the IdP (re)assigned the user in this request (created or reactivated), which also undoes
    * an admin's console removal; a plain sync does not. `withoutMappings`: stop short of group mappings
-   * (see `needsMappings`), for a caller that writes everything at the end.
+   * (see `needsMappings`), for a caller that writes everything at the end. `readAhead`: the context, if
+   * read with the directory.
    */
   async reconcile(
     em: EntityManager,
     directory: Directory,
     entry: DirectoryUser,
-    options: { deleted?: boolean; readded?: boolean; withoutMappings?: boolean } = {},
+    options: { deleted?: boolean; readded?: boolean; withoutMappings?: boolean; readAhead?: ReadAhead } = {},
   ): Promise<ReconcileOutcome> {
     const scope: Pick<Scope, 'viewer' | 'requestId'> = { viewer: null, requestId: `scim:${directory.id}` };
     if (options.deleted || !entry.active) return this.deprovision(em, scope, directory, entry);
@@ -92,7 +115,7 @@ export class DirectoryProvisioning {
         return { provisioned: false, deprovisioned: false, error: `${entry.userName}: no valid e-mail` };
       throw error;
     }
-    const context = await readContext(em, directory.parent.id, email);
+    const context = await readContext(em, directory.parent.id, email, options.readAhead);
     if (!context) {
       return {
         provisioned: false,

@@ -3,6 +3,7 @@
 // `attributes`/`excludedAttributes` projection.
 import type { DirectoryGroup } from './directory-group.entity.js';
 import { type DirectoryUser, type ScimEmail, userNameKey } from './directory-user.entity.js';
+import { canonicalEmail } from '../../lib/names.js';
 import { scimBadValue } from './scim.errors.js';
 
 export const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
@@ -122,6 +123,24 @@ export function primaryEmail(user: Pick<DirectoryUser, 'emails' | 'userName'>): 
   const email =
     user.emails.find((e) => e.primary) ?? user.emails.find((e) => e.type === 'work') ?? user.emails[0];
   return email?.value ?? user.userName;
+}
+
+/**
+ * The canonical e-mail a user resource would be provisioned by (primaryEmail of what applyUserResource
+ * makes of it), or undefined when it has no valid one: to read the provisioning context ahead.
+ */
+export function provisioningEmail(body: unknown): string | undefined {
+  try {
+    const resource = body as Json;
+    return canonicalEmail(
+      primaryEmail({
+        emails: resource.emails === undefined ? [] : toEmails(resource.emails),
+        userName: toText(resource.userName, 'userName') ?? '',
+      }),
+    );
+  } catch {
+    return undefined;
+  }
 }
 
 /** `attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5); id and schemas are always returned. */

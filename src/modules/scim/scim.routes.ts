@@ -6,7 +6,8 @@ import { replyAccessStatus } from '../../http/access-status.js';
 import { AccessError } from '../../lib/errors.js';
 import type { Services } from '../../services.js';
 import type { Directory } from './directory.entity.js';
-import { ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA } from './scim-resources.js';
+import type { ReadAhead } from './directory-provisioning.js';
+import { ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, provisioningEmail, USER_SCHEMA } from './scim-resources.js';
 import { MAX_RESULTS, type ListQuery, type WriteResult } from './scim.service.js';
 import { ScimError } from './scim.errors.js';
 
@@ -76,8 +77,10 @@ export async function scimRoutes(app: FastifyInstance, services: Services): Prom
         return send(reply, 500, new ScimError(500, undefined, 'Internal error.').body());
       });
 
-      // Every SCIM route needs the directory's token; the directory is resolved once per request.
+      // Every SCIM route needs the directory's token; the directory is resolved once per request, with a
+      // user creation's provisioning context.
       router.decorateRequest('directory', null);
+      router.decorateRequest('readAhead', null);
       // Bodies must be SCIM JSON: fastify's own text/plain parser must not let another type through.
       router.addHook('preValidation', async (request) => {
         if (request.body === undefined) return;
@@ -89,11 +92,16 @@ export async function scimRoutes(app: FastifyInstance, services: Services): Prom
       // Wrong tokens count against the client address, and past the budget are answered 429. A right token
       // costs no limiter round trip: it cannot be guessed (256 bits), and provisioning bursts are hot paths.
       router.addHook('preHandler', async (request: FastifyRequest<{ Params: Partial<Params> }>) => {
+        const creatingUser = request.method === 'POST' && request.routeOptions.url?.endsWith('/Users');
         try {
-          (request as unknown as { directory: Directory }).directory = await scim.authenticate(
-            services.orm.em.fork(),
-            request.params.directoryId ?? '',
-            request.headers.authorization,
+          Object.assign(
+            request,
+            await scim.authenticate(
+              services.orm.em.fork(),
+              request.params.directoryId ?? '',
+              request.headers.authorization,
+              creatingUser ? provisioningEmail(request.body) : undefined,
+            ),
           );
         } catch (error) {
           if (error instanceof ScimError && error.status === 401)
@@ -101,7 +109,9 @@ export async function scimRoutes(app: FastifyInstance, services: Services): Prom
           throw error;
         }
       });
-      const dir = (request: FastifyRequest) => (request as unknown as { directory: Directory }).directory;
+      const authenticated = (request: FastifyRequest) =>
+        request as unknown as { directory: Directory; readAhead: ReadAhead | null };
+      const dir = (request: FastifyRequest) => authenticated(request).directory;
       const em = () => services.orm.em.fork();
       const ifMatch = (request: FastifyRequest) =>
         typeof request.headers['if-match'] === 'string' ? request.headers['if-match'] : undefined;
@@ -156,7 +166,17 @@ export async function scimRoutes(app: FastifyInstance, services: Services): Prom
           ),
         );
         router.post<{ Params: Params }>(resource.path, async (request, reply) =>
-          answer(reply, await resource.create.call(scim, em(), dir(request), base(request), request.body)),
+          answer(
+            reply,
+            await resource.create.call(
+              scim,
+              em(),
+              dir(request),
+              base(request),
+              request.body,
+              authenticated(request).readAhead ?? undefined,
+            ),
+          ),
         );
         for (const [method, write] of [
           ['put', resource.replace],

@@ -1,10 +1,15 @@
 // The SCIM 2.0 protocol for one directory (RFC 7644): Users and Groups with list (filter, paging,
 // projection), get, create, replace, patch (both Okta's and Entra ID's dialects) and delete, ETags with
 // If-Match, and the error format. Every write re-applies provisioning in the same transaction.
-import { type EntityClass, LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
+import {
+  type EntityClass,
+  type EntityData,
+  LockMode,
+  UniqueConstraintViolationException,
+} from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { insertAsOneStatement } from '../../db/one-statement-write.js';
-import { findBySql, plainRows as rows } from '../../db/plain-reads.js';
+import { entitiesOf, plainRows as rows, preparedRows } from '../../db/plain-reads.js';
 import type { Clock } from '../../lib/clock.js';
 import type { EventBus } from '../../lib/events.js';
 import { isUuid, uuidv7 } from '../../lib/ids.js';
@@ -12,7 +17,13 @@ import { constantTimeEqual, sha256 } from '../../lib/secrets.js';
 import type { GroupMappingService } from '../mappings/group-mapping.service.js';
 import { Organization } from '../organizations/organization.entity.js';
 import { DirectoryGroup, DirectoryGroupMember } from './directory-group.entity.js';
-import type { DirectoryProvisioning, ReconcileOutcome } from './directory-provisioning.js';
+import {
+  type ContextRow,
+  contextColumns,
+  type DirectoryProvisioning,
+  type ReadAhead,
+  type ReconcileOutcome,
+} from './directory-provisioning.js';
 import { DirectoryUser, type ScimEmail, userNameKey } from './directory-user.entity.js';
 import { Directory } from './directory.entity.js';
 import {
@@ -133,19 +144,33 @@ export class ScimService {
     private readonly mappings: GroupMappingService,
   ) {}
 
-  /** The directory the bearer token opens; an unknown directory and a wrong token read the same (401). */
+  /**
+   * The directory the bearer token opens; an unknown directory and a wrong token read the same (401).
+   * `provisioningEmail`: the canonical e-mail of a user about to be created, whose provisioning context is
+   * read in the same statement (an IdP's first push is a POST per user: a round trip fewer for each).
+   */
   async authenticate(
     em: EntityManager,
     directoryId: string,
     authorization: string | undefined,
-  ): Promise<Directory> {
+    provisioningEmail?: string,
+  ): Promise<{ directory: Directory; readAhead?: ReadAhead }> {
     const token = /^Bearer\s+(\S+)$/i.exec(authorization?.trim() ?? '')?.[1];
     const refuse = () => new ScimError(401, undefined, 'A valid bearer token of this directory is required.');
     if (!token || !isUuid(directoryId)) throw refuse();
-    // Every SCIM request starts here: one plain read mapped into the request's identity map.
-    const [directory] = await findBySql(em, Directory, 'select * from directories where id = ? limit 1', [
-      directoryId,
-    ]);
+    const context =
+      provisioningEmail === undefined
+        ? null
+        : contextColumns({ sql: 'dir.parent_id', params: [] }, provisioningEmail);
+    // Every SCIM request starts here: one prepared read mapped into the request's identity map.
+    const [row] = await preparedRows<EntityData<Directory> & Partial<ContextRow>>(
+      em,
+      `select dir.*${context ? `, ${context.sql}` : ''} from directories dir where dir.id = ? limit 1`,
+      [...(context?.params ?? []), directoryId],
+    );
+    if (!row) throw refuse();
+    const { captured, account, organizations, ...directoryRow } = row;
+    const [directory] = entitiesOf(em, Directory, [directoryRow as EntityData<Directory>]);
     if (!directory) throw refuse();
     const hash = sha256(token);
     const current = constantTimeEqual(hash, directory.tokenHash);
@@ -161,7 +186,14 @@ export class ScimService {
       directory.lastRequestAt = now;
       await em.nativeUpdate(Directory, { id: directory.id }, { lastRequestAt: now });
     }
-    return directory;
+    if (!context) return { directory };
+    return {
+      directory,
+      readAhead: {
+        email: provisioningEmail!,
+        row: { captured: captured!, account: account ?? null, organizations: organizations! },
+      },
+    };
   }
 
   // ---- Users ----
@@ -189,14 +221,16 @@ export class ScimService {
     };
   }
 
+  /** `readAhead`: the provisioning context, if authenticate read it. */
   async createUser(
     em: EntityManager,
     directory: Directory,
     base: string,
     body: unknown,
+    readAhead?: ReadAhead,
   ): Promise<WriteResult> {
     const resource = requireSchema(body, USER_SCHEMA);
-    const written = await this.createUserInOneStatement(em, directory, base, resource);
+    const written = await this.createUserInOneStatement(em, directory, base, resource, readAhead);
     if (written) return written;
     return this.write(em, async (tx, after) => {
       const user = this.newUser(tx, directory, resource);
@@ -222,12 +256,14 @@ export class ScimService {
     directory: Directory,
     base: string,
     resource: Json,
+    readAhead: ReadAhead | undefined,
   ): Promise<WriteResult | null> {
     const fork = em.fork();
     const user = this.newUser(fork, directory, resource);
     const outcome = await this.provisioning.reconcile(fork, directory, user, {
       readded: true,
       withoutMappings: true,
+      readAhead,
     });
     // Revoked sessions are closed after a commit, which only the transactional path tracks.
     if (outcome.needsMappings || outcome.revokedUserId) return null;

@@ -5,7 +5,7 @@ import { type EntityData, UniqueConstraintViolationException } from '@mikro-orm/
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../../config/config.js';
 import { flushAsOneStatement } from '../../db/one-statement-write.js';
-import { entitiesOf, findBySql, preparedRows } from '../../db/plain-reads.js';
+import { entitiesOf, findBySql, preparedRows, sqlValue } from '../../db/plain-reads.js';
 import { addSeconds, type Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
 import { canonicalEmail, InvalidEmailError, parseEmail } from '../../lib/names.js';
@@ -81,7 +81,7 @@ async function signInContext(
   profile: IdpProfile,
 ): Promise<SignInContext | null> {
   const parentId = connection.parent.id;
-  const onVerifiedDomain = onVerifiedDomainExpression(parentId, profile.email);
+  const onVerifiedDomain = onVerifiedDomainExpression(sqlValue(parentId), profile.email);
   if (!onVerifiedDomain) return null;
   const [row] = await preparedRows<{
     captured: boolean;

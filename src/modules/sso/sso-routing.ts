@@ -1,7 +1,7 @@
 // Which sign-in route an e-mail address must take. An address on a verified domain (the longest verified
 // match wins) of a parent with an ACTIVE connection must sign in through that connection.
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { findBySql } from '../../db/plain-reads.js';
+import { findBySql, type SqlPart } from '../../db/plain-reads.js';
 import { DomainError } from '../../lib/errors.js';
 import { emailDomain } from '../../lib/names.js';
 import { Domain, DomainStatus } from '../domains/domain.entity.js';
@@ -19,7 +19,7 @@ export interface SsoRoute {
  * The query of the verified domain covering `host`, longest match first (every column of the domain);
  * none when `host` has no name a claim could be on (`host` and its ancestors short of the top-level label).
  */
-function capturingDomainQuery(host: string): { sql: string; params: unknown[] } | null {
+function capturingDomainQuery(host: string): SqlPart | null {
   const candidates = nameAndAncestors(host).slice(0, -1);
   if (candidates.length === 0) return null;
   return {
@@ -29,18 +29,16 @@ function capturingDomainQuery(host: string): { sql: string; params: unknown[] } 
 }
 
 /**
- * A SQL expression, true when `canonicalEmail` is on a verified domain of the parent (as
- * isOnVerifiedDomain), for reads that fold the check into a statement; none when no domain could cover it.
+ * A SQL expression, true when `canonicalEmail` is on a verified domain of the parent `parent` names (a
+ * value, or a column of the statement the expression is part of), as isOnVerifiedDomain, for reads that
+ * fold the check into a statement; none when no domain could cover it.
  */
-export function onVerifiedDomainExpression(
-  parentId: string,
-  canonicalEmail: string,
-): { sql: string; params: unknown[] } | null {
+export function onVerifiedDomainExpression(parent: SqlPart, canonicalEmail: string): SqlPart | null {
   const capturing = capturingDomainQuery(emailDomain(canonicalEmail));
   if (!capturing) return null;
   return {
-    sql: `coalesce((select parent_id from (${capturing.sql}) as d) = ?, false)`,
-    params: [...capturing.params, parentId],
+    sql: `coalesce((select parent_id from (${capturing.sql}) as d) = ${parent.sql}, false)`,
+    params: [...capturing.params, ...parent.params],
   };
 }
 
