@@ -141,6 +141,17 @@ describe('SAML assertion consumer service refusals', () => {
     expect((await post(browser, employeeResponse(requestId).SAMLResponse)).status).toBe(303);
   });
 
+  it('refuses a response without an e-mail, and keeps the request usable; replayed, it is a replay', async () => {
+    // An address the IdP holds but no domain could capture: not an e-mail address here.
+    tenant.addUser({ email: 'user@localhost', firstName: 'L', lastName: 'H', groups: [] });
+    const { browser, requestId } = await startLogin();
+    const noEmail = employeeResponse(requestId, 'user@localhost').SAMLResponse;
+    expect(await post(browser, noEmail)).toMatchObject({ status: 403, reason: 'NO_EMAIL' });
+    expect((await post(browser, employeeResponse(requestId).SAMLResponse)).status).toBe(303);
+    // The request is used now: without an e-mail or with one, the response is refused as a replay.
+    expect(await post(browser, noEmail)).toMatchObject({ status: 403, reason: 'REPLAY' });
+  });
+
   it('refuses a user the parent’s SCIM directory deactivated, and signs them in again once reactivated', async () => {
     const email = uniqueEmail('deactivated', 'acs-corp.com');
     tenant.addUser({ email, firstName: 'D', lastName: 'A', groups: [] });

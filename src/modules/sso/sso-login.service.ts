@@ -1,11 +1,11 @@
 // SP-initiated sign-in through a connection, and what follows a verified response: the account (found by
 // its identity at this connection, linked or created only through an e-mail on the parent's verified
 // domains), JIT memberships, and a session. Also the routing that sends captured e-mails to SSO.
-import { type EntityData, UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { EntityData } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../../config/config.js';
 import { flushAsOneStatement } from '../../db/one-statement-write.js';
-import { entitiesOf, findBySql, preparedRows, sqlValue } from '../../db/plain-reads.js';
+import { entitiesOf, findBySql, preparedRows, type SqlPart, sqlValue } from '../../db/plain-reads.js';
 import { addSeconds, type Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
 import { canonicalEmail, InvalidEmailError, parseEmail } from '../../lib/names.js';
@@ -69,39 +69,95 @@ interface SignInContext {
   directoryGroups: string[] | null;
 }
 
+/** What readSignIn's statement returns. */
+interface SignInRow {
+  captured: boolean;
+  identity: EntityData<SsoIdentity> | null;
+  account: EntityData<User> | null;
+  deactivated: boolean;
+  organizations: Array<EntityData<Organization>>;
+  memberships: Array<EntityData<Membership>>;
+  mapped_organizations: Array<EntityData<Organization>>;
+  directory_groups: string[] | null;
+}
+
+/** What claiming the pending request a SAML response answers needs (see SsoLoginService.claim). */
+interface Claim {
+  requestId: string;
+  connectionId: string;
+  browserHash: string;
+  now: Date;
+  assertionId: string;
+  notOnOrAfter: Date;
+}
+
+/**
+ * The CTEs `claimed` (the pending request, consumed if it is this connection's, this browser's, not
+ * expired and not used) and `recorded` (the assertion ID, single use), and their values.
+ */
+function claimStatement(claim: Claim): SqlPart {
+  return {
+    sql: `claimed as (update sso_login_requests set consumed_at = ?
+                       where id = ? and connection_id = ? and browser_hash = ? and expires_at > ?
+                         and consumed_at is null
+                      returning *),
+          recorded as (insert into sso_consumed_assertions (connection_id, assertion_id, expires_at)
+                       select connection_id, ?, ? from claimed)`,
+    params: [
+      claim.now,
+      claim.requestId,
+      claim.connectionId,
+      claim.browserHash,
+      claim.now,
+      claim.assertionId,
+      claim.notOnOrAfter,
+    ],
+  };
+}
+
+/** PostgreSQL's unique violation: an assertion ID recorded before is a replay. */
+const UNIQUE_VIOLATION = '23505';
+
+async function refusingReplays<T>(claiming: () => Promise<T>): Promise<T> {
+  try {
+    return await claiming();
+  } catch (error) {
+    if ((error as { code?: string }).code === UNIQUE_VIOLATION)
+      throw new SsoRefusedError(SsoRefusal.REPLAY, 'replay');
+    throw error;
+  }
+}
+
 /**
  * Everything a sign-in reads before it writes, in one statement: a round trip per read was most of an
  * ACS's database time. Prepared, which took a third off its database time; its columns are booleans and
- * JSON, so a migration that adds a column changes what it returns, never its shape. Null when the e-mail
- * is not on a verified domain of the connection's parent.
+ * JSON, so a migration that adds a column changes what it returns, never its shape. The context is null
+ * when the e-mail is not on a verified domain of the connection's parent. With `claim`, the same statement
+ * first claims the pending request (SAML), and `claimed` is the request, null if it could not be claimed.
  */
-async function signInContext(
+async function readSignIn(
   em: EntityManager,
   connection: SsoConnection,
   profile: IdpProfile,
-): Promise<SignInContext | null> {
+  claim?: Claim,
+): Promise<{ claimed: EntityData<SsoLoginRequest> | null; context: SignInContext | null }> {
   const parentId = connection.parent.id;
   const onVerifiedDomain = onVerifiedDomainExpression(sqlValue(parentId), profile.email);
-  if (!onVerifiedDomain) return null;
-  const [row] = await preparedRows<{
-    captured: boolean;
-    identity: EntityData<SsoIdentity> | null;
-    account: EntityData<User> | null;
-    deactivated: boolean;
-    organizations: Array<EntityData<Organization>>;
-    memberships: Array<EntityData<Membership>>;
-    mapped_organizations: Array<EntityData<Organization>>;
-    directory_groups: string[] | null;
-  }>(
+  if (!onVerifiedDomain && !claim) return { claimed: null, context: null };
+  const captured = onVerifiedDomain ?? { sql: 'false', params: [] };
+  const claiming = claim ? claimStatement(claim) : undefined;
+  const [row] = await preparedRows<SignInRow & { claimed?: EntityData<SsoLoginRequest> | null }>(
     em,
-    `with identity as (select * from sso_identities where connection_id = ? and subject = ?),
+    `with ${claiming ? `${claiming.sql},` : ''}
+          identity as (select * from sso_identities where connection_id = ? and subject = ?),
           account as (select * from users where id = (select user_id from identity)
                       union all
                       select * from users where email = ? and not exists (select 1 from identity)),
           jit as (select * from organizations
                    where parent_id = ? and jit_enabled and not advanced_group_mappings),
           mapped as (select * from organizations where parent_id = ? and advanced_group_mappings)
-     select ${onVerifiedDomain.sql} as captured,
+     select ${claiming ? '(select to_jsonb(c) from claimed c) as claimed,' : ''}
+            ${captured.sql} as captured,
             (select to_jsonb(i) from identity i) as identity,
             (select to_jsonb(a) from account a) as account,
             exists (select 1 from directory_users du join directories d on d.id = du.directory_id
@@ -121,18 +177,24 @@ async function signInContext(
                 where du.user_id = (select id from account) and du.active and d.parent_id = ?)
             end as directory_groups`,
     [
+      ...(claiming?.params ?? []),
       connection.id,
       profile.subject,
       profile.email,
       parentId,
       parentId,
-      ...onVerifiedDomain.params,
+      ...captured.params,
       parentId,
       parentId,
       parentId,
     ],
   );
-  if (!row?.captured) return null;
+  return { claimed: row?.claimed ?? null, context: row ? signInContext(em, row) : null };
+}
+
+/** The entities of what readSignIn read; null when the e-mail is not on a verified domain of the parent. */
+function signInContext(em: EntityManager, row: SignInRow): SignInContext | null {
+  if (!row.captured) return null;
   // The account first, so that the identity's user is that loaded account, not a reference to load.
   const account = row.account ? entitiesOf(em, User, [row.account])[0]! : null;
   const jitOrganizations = entitiesOf(em, Organization, row.organizations);
@@ -248,20 +310,27 @@ export class SsoLoginService {
         validateSchema: (xml) => validator.validate(xml),
       });
       if (!browserNonce) throw new SsoRefusedError(SsoRefusal.UNSOLICITED, 'pendingRequest');
+      const claim: Claim = {
+        requestId: result.inResponseTo,
+        connectionId: connection.id,
+        browserHash: sha256(browserNonce),
+        now: this.clock.now(),
+        assertionId: result.assertionId,
+        notOnOrAfter: result.notOnOrAfter,
+      };
+      // Claimed first, in the transaction: a refusal below rolls the claim back, and the browser may try
+      // again. The claim and the sign-in's reads are one statement.
       return await scope.em.transactional(async (em) => {
-        // Claimed first: a refusal below rolls the claim back, and the browser may try again.
-        const pending = (answered.request = await this.claim(em, connection, result, browserNonce));
-        const email = this.emailOf(connection, result.nameId, result.attributes);
-        const profile: IdpProfile = {
-          subject: result.nameId,
-          email,
-          firstName: result.attributes.get(connection.attributeMapping.firstName)?.[0]?.trim(),
-          lastName: result.attributes.get(connection.attributeMapping.lastName)?.[0]?.trim(),
-          groups: result.attributes.has(connection.attributeMapping.groups)
-            ? result.attributes.get(connection.attributeMapping.groups)!
-            : null,
-        };
-        return this.complete(em, scope, connection, pending, profile);
+        let profile: IdpProfile;
+        try {
+          profile = this.profileOf(connection, result);
+        } catch (error) {
+          answered.request = await this.claim(em, claim);
+          throw error;
+        }
+        const { claimed, context } = await refusingReplays(() => readSignIn(em, connection, profile, claim));
+        const pending = (answered.request = await this.claimed(em, claim, claimed));
+        return this.complete(em, scope, connection, pending, profile, context);
       });
     } catch (error) {
       if (error instanceof SsoRefusedError) {
@@ -279,7 +348,7 @@ export class SsoLoginService {
   /**
    * After the protocol checks: a test records success; a login finds the identity by (connection,
    * subject), else links the account of a verified-domain e-mail or creates it, updates the profile,
-   * provisions JIT memberships and issues a session.
+   * provisions JIT memberships and issues a session. `read`: the sign-in's context, if already read.
    */
   async complete(
     em: EntityManager,
@@ -287,8 +356,9 @@ export class SsoLoginService {
     connection: SsoConnection,
     pending: SsoLoginRequest,
     profile: IdpProfile,
+    read?: SignInContext | null,
   ): Promise<SsoOutcome> {
-    const context = await signInContext(em, connection, profile);
+    const context = read === undefined ? (await readSignIn(em, connection, profile)).context : read;
     if (!context) {
       throw new SsoRefusedError(SsoRefusal.EMAIL_NOT_IN_VERIFIED_DOMAIN, 'verifiedDomain', profile.email);
     }
@@ -398,6 +468,22 @@ export class SsoLoginService {
     return user;
   }
 
+  /** What the SAML response says about the user. */
+  private profileOf(
+    connection: SsoConnection,
+    result: { nameId: string; attributes: Map<string, string[]> },
+  ): IdpProfile {
+    return {
+      subject: result.nameId,
+      email: this.emailOf(connection, result.nameId, result.attributes),
+      firstName: result.attributes.get(connection.attributeMapping.firstName)?.[0]?.trim(),
+      lastName: result.attributes.get(connection.attributeMapping.lastName)?.[0]?.trim(),
+      groups: result.attributes.has(connection.attributeMapping.groups)
+        ? result.attributes.get(connection.attributeMapping.groups)!
+        : null,
+    };
+  }
+
   /** The e-mail the IdP asserted: the mapped attribute, else an e-mail-shaped NameID. */
   private emailOf(connection: SsoConnection, nameId: string, attributes: Map<string, string[]>): string {
     const raw =
@@ -412,50 +498,37 @@ export class SsoLoginService {
   }
 
   /**
-   * Claims the pending request this response answers (same connection, same browser, not expired, not
-   * used) and records the assertion ID, in one statement: single use across instances, for the request
-   * and for the assertion. Only a refused claim reads the request again, to tell a replay from a response
-   * nobody here asked for.
+   * Claims the pending request this response answers and records the assertion ID (claimStatement), in
+   * one statement: single use across instances, for the request and for the assertion. For a response
+   * refused before the sign-in's reads; readSignIn claims otherwise.
    */
-  private async claim(
+  private async claim(em: EntityManager, claim: Claim): Promise<SsoLoginRequest> {
+    const claiming = claimStatement(claim);
+    const claimed = await refusingReplays(() =>
+      preparedRows<EntityData<SsoLoginRequest>>(
+        em,
+        `with ${claiming.sql} select * from claimed`,
+        claiming.params,
+      ),
+    );
+    return this.claimed(em, claim, claimed[0] ?? null);
+  }
+
+  /**
+   * The request a claim consumed. Only a refused claim reads the request again, to tell a replay from a
+   * response nobody here asked for.
+   */
+  private async claimed(
     em: EntityManager,
-    connection: SsoConnection,
-    response: { inResponseTo: string; assertionId: string; notOnOrAfter: Date },
-    browserNonce: string,
+    claim: Claim,
+    claimed: EntityData<SsoLoginRequest> | null,
   ): Promise<SsoLoginRequest> {
-    const now = this.clock.now();
-    const browserHash = sha256(browserNonce);
-    let claimed: Array<EntityData<SsoLoginRequest>>;
-    try {
-      claimed = await em.execute(
-        `with claimed as (update sso_login_requests set consumed_at = ?
-                           where id = ? and connection_id = ? and browser_hash = ? and expires_at > ?
-                             and consumed_at is null
-                          returning *),
-              recorded as (insert into sso_consumed_assertions (connection_id, assertion_id, expires_at)
-                           select connection_id, ?, ? from claimed)
-         select * from claimed`,
-        [
-          now,
-          response.inResponseTo,
-          connection.id,
-          browserHash,
-          now,
-          response.assertionId,
-          response.notOnOrAfter,
-        ],
-      );
-    } catch (error) {
-      if (error instanceof UniqueConstraintViolationException)
-        throw new SsoRefusedError(SsoRefusal.REPLAY, 'replay');
-      throw error;
-    }
-    if (claimed.length === 1) return entitiesOf(em, SsoLoginRequest, claimed)[0]!;
+    if (claimed) return entitiesOf(em, SsoLoginRequest, [claimed])[0]!;
     const used = await em.count(SsoLoginRequest, {
-      id: response.inResponseTo,
-      connection,
-      browserHash,
-      expiresAt: { $gt: now },
+      id: claim.requestId,
+      connection: claim.connectionId,
+      browserHash: claim.browserHash,
+      expiresAt: { $gt: claim.now },
     });
     throw new SsoRefusedError(used ? SsoRefusal.REPLAY : SsoRefusal.UNSOLICITED, 'pendingRequest');
   }
