@@ -5,7 +5,7 @@ import type { EntityData } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../../config/config.js';
 import { flushAsOneStatement } from '../../db/one-statement-write.js';
-import { entitiesOf, findBySql, preparedRows, type SqlPart, sqlValue } from '../../db/plain-reads.js';
+import { entitiesOf, preparedRows, type SqlPart, sqlValue } from '../../db/plain-reads.js';
 import { addSeconds, type Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
 import { canonicalEmail, InvalidEmailError, parseEmail } from '../../lib/names.js';
@@ -287,11 +287,11 @@ export class SsoLoginService {
     samlResponse: string,
     browserNonce: string | undefined,
   ): Promise<SsoOutcome> {
-    const [connection] = await findBySql(
+    // Prepared: it starts every sign-in.
+    const [connection] = entitiesOf(
       scope.em,
       SsoConnection,
-      'select * from sso_connections where id = ?',
-      [connectionId],
+      await preparedRows(scope.em, 'select * from sso_connections where id = ?', [connectionId]),
     );
     if (!connection || connection.protocol !== SsoProtocol.SAML)
       throw new SsoRefusedError(SsoRefusal.CONNECTION_NOT_ENABLED, 'connection');
