@@ -20,9 +20,16 @@ import {
 } from '../src/modules/sso/sso-connection.entity.js';
 import { SsoLoginPurpose } from '../src/modules/sso/sso-login-request.entity.js';
 import { User } from '../src/modules/sessions/user.entity.js';
-import { report } from './report.js';
+import { report, skipped } from './report.js';
 import type { BenchResult } from './run.js';
-import { benchApp, benchDatabase, retainedBytes, scaled, secondsSince } from './support.js';
+import {
+  benchApp,
+  benchDatabase,
+  childProcessesCpuSeconds,
+  retainedBytes,
+  scaled,
+  secondsSince,
+} from './support.js';
 
 const LOGINS = scaled(400);
 const USERS = 50;
@@ -118,15 +125,22 @@ export default async function ssoAcs(): Promise<BenchResult> {
       wantAssertionsSigned: true,
     });
     const idpEntity = samlify.IdentityProvider({ metadata: tenant.metadataXml() });
+    /** The process's CPU per bare samlify response, in the fastest round without a schema check. */
+    let bareSamlifyCpuMs = 0;
+    const skipSchema = async () => 'skipped';
     const samlifyPerSecond = async (validate: (xml: string) => Promise<string>) => {
       samlify.setSchemaValidator({ validate });
       const start = performance.now();
+      const cpuAtStart = process.cpuUsage();
       for (const SAMLResponse of posts.slice(0, BASELINE_RESPONSES))
         await sp.parseLoginResponse(idpEntity, 'post', { body: { SAMLResponse } });
-      return BASELINE_RESPONSES / secondsSince(start);
+      const perSecond = BASELINE_RESPONSES / secondsSince(start);
+      const cpu = process.cpuUsage(cpuAtStart);
+      if (validate === skipSchema && perSecond > bareSamlify)
+        bareSamlifyCpuMs = (cpu.user + cpu.system) / 1000 / BASELINE_RESPONSES;
+      return perSecond;
     };
     const schemaValidator = await installSamlSchemaValidator();
-    const skipSchema = async () => 'skipped';
     // Alternated, best of each: on a shared machine, whichever runs first would otherwise lose to the JIT.
     let bareSamlify = 0;
     let samlifyWithSchema = 0;
@@ -139,17 +153,12 @@ export default async function ssoAcs(): Promise<BenchResult> {
     // Figure: the same responses through our ACS over HTTP, one after the other. Memory is read after a
     // full GC once a fifth of them warmed the process up, and again at the end: what stays per login.
     // The rate is of the sign-ins after the warm-up, as the baselines' best round is of warm code (timed
-    // from the first, it also counted the cold fifth and the full GC).
+    // from the first, it also counted the cold fifth and the full GC). The CPU this process and the
+    // embedded PostgreSQL used per sign-in is reported beside it: the per-core cost of a sign-in.
     posts = await signedResponses();
     const warmUp = Math.floor(LOGINS / 5);
-    let retainedAtWarmUp = 0;
-    let start = performance.now();
     let ok = 0;
-    for (const [i, SAMLResponse] of posts.entries()) {
-      if (i === warmUp) {
-        retainedAtWarmUp = retainedBytes();
-        start = performance.now();
-      }
+    const signIn = async (SAMLResponse: string) => {
       const response = await fetch(`${url}/sso/saml/${connection.id}/acs`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `ci_sso=${nonce}` },
@@ -158,8 +167,22 @@ export default async function ssoAcs(): Promise<BenchResult> {
       });
       if (response.status === 303 && response.headers.get('location') === '/') ok++;
       await response.arrayBuffer();
-    }
+    };
+    for (const SAMLResponse of posts.slice(0, warmUp)) await signIn(SAMLResponse);
+    const retainedAtWarmUp = retainedBytes();
+    const start = performance.now();
+    const cpuAtStart = process.cpuUsage();
+    const databaseCpuAtStart = childProcessesCpuSeconds();
+    for (const SAMLResponse of posts.slice(warmUp)) await signIn(SAMLResponse);
     const signIns = (LOGINS - warmUp) / secondsSince(start);
+    const perSignInMs = (seconds: number) => (seconds * 1000) / (LOGINS - warmUp);
+    const cpu = process.cpuUsage(cpuAtStart);
+    const processCpuMs = perSignInMs((cpu.user + cpu.system) / 1e6);
+    const databaseCpuAtEnd = childProcessesCpuSeconds();
+    const databaseCpuMs =
+      databaseCpuAtStart === null || databaseCpuAtEnd === null || process.env.DATABASE_URL
+        ? null
+        : perSignInMs(databaseCpuAtEnd - databaseCpuAtStart);
     if (ok !== LOGINS) throw new Error(`only ${ok} of ${LOGINS} sign-ins succeeded`);
     const growthPerLogin = (retainedBytes() - retainedAtWarmUp) / (LOGINS - warmUp);
 
@@ -184,6 +207,25 @@ export default async function ssoAcs(): Promise<BenchResult> {
           baselineUnit: 'responses/s',
           baselineName: 'bare samlify parseLoginResponse with our compiled XSD validator',
         }),
+        report({
+          metric: 'CPU per sign-in of this process (the ACS, and the client posting the responses)',
+          value: processCpuMs,
+          unit: 'ms',
+          baseline: bareSamlifyCpuMs,
+          baselineName: 'CPU of this process per bare samlify response',
+        }),
+        databaseCpuMs === null
+          ? skipped(
+              'CPU per sign-in of PostgreSQL',
+              'only measured for the embedded PostgreSQL (DATABASE_URL unset)',
+            )
+          : report({
+              metric: 'CPU per sign-in of PostgreSQL (the embedded server and its backends)',
+              value: databaseCpuMs,
+              unit: 'ms',
+              baseline: bareSamlifyCpuMs,
+              baselineName: 'CPU of this process per bare samlify response',
+            }),
         report({
           metric: `memory retained per sign-in after warm-up (JS heap and external, wasm included; ${LOGINS - warmUp} sign-ins)`,
           value: growthPerLogin,

@@ -1,5 +1,6 @@
 // What every bench sets up the same way: its own database (on DATABASE_URL's server, or an embedded
 // PostgreSQL when unset), an app on loopback with quiet logs, a signed-in user, and the scale knob.
+import { readdirSync, readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import os from 'node:os';
@@ -83,6 +84,39 @@ export const v7 = (prefix: string) =>
 setFlagsFromString('--expose-gc');
 /** A full garbage collection, for figures of what stays in memory rather than of GC slack. */
 export const fullGc = runInNewContext('gc') as () => void;
+
+/**
+ * CPU seconds (user and system) the processes this one started have used so far, their children
+ * included: an embedded PostgreSQL's server and backends. Read from /proc (Linux); null elsewhere.
+ */
+export function childProcessesCpuSeconds(): number | null {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
+  } catch {
+    return null;
+  }
+  const stats = new Map<number, { parent: number; ticks: number }>();
+  for (const pid of entries) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // Fields after the command name, which may hold spaces: state, ppid, ..., utime (12th), stime (13th).
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      stats.set(Number(pid), { parent: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // The process ended while the list was read.
+    }
+  }
+  const descends = (pid: number): boolean => {
+    for (let at = stats.get(pid)?.parent; at !== undefined && at > 1; at = stats.get(at)?.parent)
+      if (at === process.pid) return true;
+    return false;
+  };
+  let ticks = 0;
+  for (const [pid, { ticks: used }] of stats) if (descends(pid)) ticks += used;
+  // USER_HZ: 100 on every Linux this runs on.
+  return ticks / 100;
+}
 
 /** Bytes still held after a full GC: the JS heap plus external memory (buffers, wasm included). */
 export function retainedBytes(): number {
