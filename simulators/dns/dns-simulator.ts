@@ -213,7 +213,10 @@ class SimulatorState {
 
   queries(filter: { name?: string } = {}): QueryLogEntry[] {
     const wanted = filter.name === undefined ? undefined : normalizeName(filter.name);
-    return this.log.filter((entry) => wanted === undefined || entry.name === wanted).map((e) => ({ ...e }));
+    return this.log
+      .slice(-MAX_LOG_ENTRIES)
+      .filter((entry) => wanted === undefined || entry.name === wanted)
+      .map((e) => ({ ...e }));
   }
 
   reset(): void {
@@ -286,7 +289,8 @@ class SimulatorState {
 
   private record(name: string, type: string, transport: 'udp' | 'tcp', answered: string): void {
     this.log.push({ name, type, transport, at: new Date().toISOString(), answered });
-    if (this.log.length > MAX_LOG_ENTRIES) this.log.splice(0, this.log.length - MAX_LOG_ENTRIES);
+    // Trimmed by halves: trimmed at every query past the bound, the log moved 10,000 entries per query.
+    if (this.log.length >= 2 * MAX_LOG_ENTRIES) this.log = this.log.slice(-MAX_LOG_ENTRIES);
   }
 
   private encodeReply(

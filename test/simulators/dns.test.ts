@@ -79,6 +79,17 @@ describe('DNS simulator', () => {
     expect(sim.httpUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });
 
+  it('keeps the last 10,000 questions in its log', async () => {
+    const r = resolver();
+    const names = Array.from({ length: 10_050 }, (_, i) => `q${i}.log.example`);
+    for (let i = 0; i < names.length; i += 50)
+      await Promise.all(names.slice(i, i + 50).map((name) => errorCode(r.resolveTxt(name))));
+    const logged = sim.queries().map((q) => q.name);
+    expect(logged).toHaveLength(10_000);
+    expect(new Set(logged)).toEqual(new Set(names.slice(-10_000)));
+    expect(sim.queries({ name: names[0]! })).toEqual([]);
+  });
+
   it('answers a TXT query with the record chunks', async () => {
     sim.setTxt(CHALLENGE, [TOKEN]);
     await expect(resolver().resolveTxt(CHALLENGE)).resolves.toEqual([[TOKEN]]);
