@@ -121,8 +121,14 @@ function listen<T>(target: EventTarget, type: string): AsyncIterableIterator<T> 
   };
   const listener = (event: Event) => {
     const value = (event as CustomEvent<T>).detail;
-    if (pushed) pushed.deliver(value);
-    else if (reader) {
+    if (pushed) {
+      // A subscriber's failure is its own: thrown here, it would reach the publisher (and the process).
+      try {
+        pushed.deliver(value);
+      } catch {
+        end();
+      }
+    } else if (reader) {
       const read = reader;
       reader = undefined;
       read({ done: false, value });
@@ -137,9 +143,10 @@ function listen<T>(target: EventTarget, type: string): AsyncIterableIterator<T> 
   };
   return Object.assign(endingIterator(read, end), {
     [PUSH](deliver: (event: T) => void, endPushed: () => void) {
+      // Queued events first, including any published while they are handed over, in order.
+      while (!ended && queue.length > 0) deliver(queue.shift()!);
       if (ended) return endPushed();
       pushed = { deliver, end: endPushed };
-      for (const value of queue.splice(0)) if (!ended) deliver(value);
     },
   });
 }

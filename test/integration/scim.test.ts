@@ -424,18 +424,22 @@ describe('SCIM 2.0 server', () => {
       await expect(authenticate('Bearer scim_wrong', email)).rejects.toMatchObject({ status: 401 });
     });
 
-    it('provisions from the context read for the same e-mail, never from one read for another', async () => {
+    it('provisions from the context read for the same e-mail and directory, never from another', async () => {
       const { directory: opened } = await authenticate(`Bearer ${token}`);
       const notCaptured = { captured: false, account: null, organizations: [] };
-      const create = (email: string, aheadFor: string) =>
+      const create = (email: string, aheadFor: string, directoryId = opened.id) =>
         stack.app.services.scim.createUser(em(), opened, directory.scimBaseUrl, oktaUser(email), {
+          directoryId,
           email: aheadFor,
           row: notCaptured,
         });
-      // Read for another address: the user's own context is read, and provisions them.
+      // Read for another address, or another directory: the user's own context is read, and provisions them.
       const provisioned = uniqueEmail('ahead', 'scim-corp.com');
       expect((await create(provisioned, 'other@scim-corp.com')).status).toBe(201);
       expect(await memberOf(provisioned)).toBe(true);
+      const otherDirectory = uniqueEmail('ahead', 'scim-corp.com');
+      expect((await create(otherDirectory, otherDirectory, crypto.randomUUID())).status).toBe(201);
+      expect(await memberOf(otherDirectory)).toBe(true);
       // Read for this address (here saying it is not captured): used as it is, so no membership.
       const notProvisioned = uniqueEmail('ahead', 'scim-corp.com');
       expect((await create(notProvisioned, notProvisioned)).status).toBe(201);

@@ -3,7 +3,7 @@
 // that stops reading.
 import { describe, expect, it } from 'vitest';
 import { deliverEvents, filterEvents } from '../../src/graphql/async-iterables.js';
-import { createEventBus, type DomainStatusChangedEvent } from '../../src/lib/events.js';
+import { createEventBus, type DomainStatusChangedEvent, PUSH, type Pushable } from '../../src/lib/events.js';
 
 const event = (domainId: string): DomainStatusChangedEvent => ({
   parentOrganizationId: 'p1',
@@ -52,6 +52,47 @@ describe('the event bus', () => {
     bus.publish('USER_SESSIONS_REVOKED', 'one more');
     bus.publish('USER_SESSIONS_REVOKED', 'and another');
     expect(await stalled.next()).toEqual({ done: true, value: undefined });
+  });
+});
+
+describe('pushing from the event bus', () => {
+  const pushable = (iterator: unknown) => iterator as Pushable<DomainStatusChangedEvent>;
+
+  it('hands queued events first, with those published while they are handed over, in order', () => {
+    const bus = createEventBus();
+    const subscriber = pushable(bus.subscribe('DOMAIN_STATUS_CHANGED', 'p1'));
+    bus.publish('DOMAIN_STATUS_CHANGED', 'p1', event('a'));
+    bus.publish('DOMAIN_STATUS_CHANGED', 'p1', event('b'));
+    const handed: string[] = [];
+    subscriber[PUSH](
+      (e) => {
+        handed.push(e.domainId);
+        if (e.domainId === 'a') bus.publish('DOMAIN_STATUS_CHANGED', 'p1', event('c'));
+      },
+      () => {},
+    );
+    bus.publish('DOMAIN_STATUS_CHANGED', 'p1', event('d'));
+    expect(handed).toEqual(['a', 'b', 'c', 'd']);
+  });
+
+  it('ends a subscriber whose callback throws, without failing the publisher or the others', () => {
+    const bus = createEventBus();
+    const ended: string[] = [];
+    const handed: string[] = [];
+    pushable(bus.subscribe('DOMAIN_STATUS_CHANGED', 'p1'))[PUSH](
+      () => {
+        throw new Error('broken subscriber');
+      },
+      () => ended.push('broken'),
+    );
+    pushable(bus.subscribe('DOMAIN_STATUS_CHANGED', 'p1'))[PUSH](
+      (e) => handed.push(e.domainId),
+      () => ended.push('healthy'),
+    );
+    expect(() => bus.publish('DOMAIN_STATUS_CHANGED', 'p1', event('a'))).not.toThrow();
+    bus.publish('DOMAIN_STATUS_CHANGED', 'p1', event('b'));
+    expect(ended).toEqual(['broken']);
+    expect(handed).toEqual(['a', 'b']);
   });
 });
 

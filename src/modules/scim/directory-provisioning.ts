@@ -39,8 +39,9 @@ export interface ContextRow {
   organizations: Array<EntityData<Organization>>;
 }
 
-/** A ContextRow read ahead for the entry with this canonical e-mail (ScimService.authenticate). */
+/** A ContextRow read ahead, with the directory, for the entry with this canonical e-mail (ScimService.authenticate). */
 export interface ReadAhead {
+  directoryId: string;
   email: string;
   row: ContextRow;
 }
@@ -66,14 +67,14 @@ export function contextColumns(parent: SqlPart, email: string): SqlPart | null {
 /** A reconcile's context, from `readAhead` when it was read for this e-mail, else in one statement. */
 async function readContext(
   em: EntityManager,
-  parentId: string,
+  directory: Directory,
   email: string,
   readAhead?: ReadAhead,
 ): Promise<{ account: User | null; organizations: Organization[] } | null> {
   let row: ContextRow | undefined;
-  if (readAhead?.email === email) row = readAhead.row;
+  if (readAhead?.directoryId === directory.id && readAhead.email === email) row = readAhead.row;
   else {
-    const columns = contextColumns(sqlValue(parentId), email);
+    const columns = contextColumns(sqlValue(directory.parent.id), email);
     if (!columns) return null;
     // Prepared: it runs on every SCIM write of an active user that was not read ahead.
     [row] = await preparedRows<ContextRow>(em, `select ${columns.sql}`, columns.params);
@@ -115,7 +116,7 @@ export class DirectoryProvisioning {
         return { provisioned: false, deprovisioned: false, error: `${entry.userName}: no valid e-mail` };
       throw error;
     }
-    const context = await readContext(em, directory.parent.id, email, options.readAhead);
+    const context = await readContext(em, directory, email, options.readAhead);
     if (!context) {
       return {
         provisioned: false,

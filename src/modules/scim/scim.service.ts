@@ -190,6 +190,7 @@ export class ScimService {
     return {
       directory,
       readAhead: {
+        directoryId: directory.id,
         email: provisioningEmail!,
         row: { captured: captured!, account: account ?? null, organizations: organizations! },
       },

@@ -504,14 +504,15 @@ export class SsoLoginService {
    */
   private async claim(em: EntityManager, claim: Claim): Promise<SsoLoginRequest> {
     const claiming = claimStatement(claim);
-    const claimed = await refusingReplays(() =>
-      preparedRows<EntityData<SsoLoginRequest>>(
+    // As JSON: a prepared statement whose columns a migration changed fails inside a transaction.
+    const [row] = await refusingReplays(() =>
+      preparedRows<{ claimed: EntityData<SsoLoginRequest> | null }>(
         em,
-        `with ${claiming.sql} select * from claimed`,
+        `with ${claiming.sql} select (select to_jsonb(c) from claimed c) as claimed`,
         claiming.params,
       ),
     );
-    return this.claimed(em, claim, claimed[0] ?? null);
+    return this.claimed(em, claim, row?.claimed ?? null);
   }
 
   /**
