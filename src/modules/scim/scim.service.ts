@@ -170,8 +170,7 @@ export class ScimService {
     );
     if (!row) throw refuse();
     const { captured, account, organizations, ...directoryRow } = row;
-    const [directory] = entitiesOf(em, Directory, [directoryRow as EntityData<Directory>]);
-    if (!directory) throw refuse();
+    const directory = entitiesOf(em, Directory, [directoryRow as EntityData<Directory>])[0]!;
     const hash = sha256(token);
     const current = constantTimeEqual(hash, directory.tokenHash);
     const previous =

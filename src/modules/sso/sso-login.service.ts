@@ -93,7 +93,9 @@ interface Claim {
 
 /**
  * The CTEs `claimed` (the pending request, consumed if it is this connection's, this browser's, not
- * expired and not used) and `recorded` (the assertion ID, single use), and their values.
+ * expired and not used) and `recorded` (the assertion ID, single use), and their values. The statement
+ * selects CLAIMED_COLUMN: as JSON, since a prepared statement whose columns a migration changed fails
+ * inside a transaction.
  */
 function claimStatement(claim: Claim): SqlPart {
   return {
@@ -114,6 +116,8 @@ function claimStatement(claim: Claim): SqlPart {
     ],
   };
 }
+
+const CLAIMED_COLUMN = '(select to_jsonb(c) from claimed c) as claimed';
 
 /** PostgreSQL's unique violation: an assertion ID recorded before is a replay. */
 const UNIQUE_VIOLATION = '23505';
@@ -156,7 +160,7 @@ async function readSignIn(
           jit as (select * from organizations
                    where parent_id = ? and jit_enabled and not advanced_group_mappings),
           mapped as (select * from organizations where parent_id = ? and advanced_group_mappings)
-     select ${claiming ? '(select to_jsonb(c) from claimed c) as claimed,' : ''}
+     select ${claiming ? `${CLAIMED_COLUMN},` : ''}
             ${captured.sql} as captured,
             (select to_jsonb(i) from identity i) as identity,
             (select to_jsonb(a) from account a) as account,
@@ -504,11 +508,10 @@ export class SsoLoginService {
    */
   private async claim(em: EntityManager, claim: Claim): Promise<SsoLoginRequest> {
     const claiming = claimStatement(claim);
-    // As JSON: a prepared statement whose columns a migration changed fails inside a transaction.
     const [row] = await refusingReplays(() =>
       preparedRows<{ claimed: EntityData<SsoLoginRequest> | null }>(
         em,
-        `with ${claiming.sql} select (select to_jsonb(c) from claimed c) as claimed`,
+        `with ${claiming.sql} select ${CLAIMED_COLUMN}`,
         claiming.params,
       ),
     );
