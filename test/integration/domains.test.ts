@@ -308,6 +308,68 @@ describe('domain capture', () => {
       expect(audited.map((row) => row.action).sort()).toEqual(['domain.blocked', 'domain.verified']);
     });
 
+    it('writes each background lookup to its own row: a verification’s instants and next check, an absence’s outcome', async () => {
+      const { owner, parentId } = await parent();
+      const found = (await add(parentId, 'row-found.com', owner.token)).domain!;
+      const absent = (await add(parentId, 'row-absent.com', owner.token)).domain!;
+      publish(found);
+      const row = async (id: string) => {
+        const [domain] = await stack.app.orm.em
+          .fork()
+          .getConnection()
+          .execute<
+            Array<{
+              status: string;
+              status_changed_at: string;
+              verified_at: string | null;
+              last_checked_at: string | null;
+              last_check_outcome: string | null;
+              last_check_detail: string | null;
+              next_check_at: string | null;
+              absent_checks: number;
+              absent_since: string | null;
+              check_leased_until: string | null;
+            }>
+          >(
+            `select status, status_changed_at, verified_at, last_checked_at, last_check_outcome,
+                    last_check_detail, next_check_at, absent_checks, absent_since, check_leased_until
+               from domains where id = ?`,
+            [id],
+          );
+        return domain!;
+      };
+      // The driver returns instants as text.
+      const ms = (instant: string | null) => new Date(instant!).getTime();
+      const absentBefore = await row(absent.id);
+      await runChecks();
+      const verifiedRow = await row(found.id);
+      const checkedAt = ms(verifiedRow.last_checked_at);
+      expect(verifiedRow).toMatchObject({
+        status: 'VERIFIED',
+        last_check_outcome: 'FOUND',
+        last_check_detail: null,
+        absent_checks: 0,
+        absent_since: null,
+        check_leased_until: null,
+      });
+      expect(ms(verifiedRow.verified_at)).toBe(checkedAt);
+      expect(ms(verifiedRow.status_changed_at)).toBe(checkedAt);
+      expect(ms(verifiedRow.next_check_at)).toBe(checkedAt + 24 * 3600 * 1000);
+      const absentRow = await row(absent.id);
+      expect(absentRow).toMatchObject({
+        status: 'PENDING',
+        verified_at: null,
+        last_check_outcome: 'ABSENT',
+        last_check_detail: null,
+        absent_checks: 0,
+        absent_since: null,
+        check_leased_until: null,
+      });
+      expect(ms(absentRow.status_changed_at)).toBe(ms(absentBefore.status_changed_at));
+      expect(ms(absentRow.last_checked_at)).toBe(checkedAt);
+      expect(ms(absentRow.next_check_at)).toBeGreaterThan(checkedAt);
+    });
+
     it('blocks in the background the other parents’ claims on the name, its ancestors and subdomains, and only those', async () => {
       const holder = await parent();
       const other = await parent();

@@ -3,7 +3,8 @@
 // the planner once expected a single leased row and compared every written value with every leased row
 // (200 x 200 for a batch, most of the batch's database time); later it read the whole table to join a batch.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHECK_BATCH, WRITE_LOOKUPS } from '../../src/modules/domains/domain.service.js';
+import { DnsCheckOutcome, DomainStatus } from '../../src/modules/domains/domain.entity.js';
+import { CHECK_BATCH, WRITE_LOOKUPS, type WriteLookupRow } from '../../src/modules/domains/domain.service.js';
 import { nodesOf, type PlanDatabase, planDatabase } from '../support/plans.js';
 
 describe('writing a leased batch of lookups', () => {
@@ -51,22 +52,21 @@ describe('writing a leased batch of lookups', () => {
   it('finds each written lookup’s row by its id and joins it once, whatever the statistics say of the lease', async () => {
     const checkedAt = new Date().toISOString();
     // Half of them verifications, each asking whether another parent holds a claim on its name's family.
-    const values = leased.map((row, i) => ({
-      id: row.id,
-      seen_status: 'PENDING',
-      verification_token: row.verification_token,
-      leased_until: leasedUntil,
-      status: i % 2 ? 'VERIFIED' : 'PENDING',
-      status_changed_at: i % 2 ? checkedAt : null,
-      verified_at: i % 2 ? checkedAt : null,
-      last_checked_at: checkedAt,
-      last_check_outcome: i % 2 ? 'FOUND' : 'ABSENT',
-      last_check_detail: null,
-      next_check_at: checkedAt,
-      absent_checks: 0,
-      absent_since: null,
-      registrable_rev: i % 2 ? [...row.name].reverse().join('') : null,
-    }));
+    const values = leased.map((row, i): WriteLookupRow => [
+      row.id,
+      DomainStatus.PENDING,
+      row.verification_token,
+      leasedUntil,
+      i % 2 ? DomainStatus.VERIFIED : DomainStatus.PENDING,
+      i % 2 ? checkedAt : null,
+      checkedAt,
+      i % 2 ? DnsCheckOutcome.FOUND : DnsCheckOutcome.ABSENT,
+      null,
+      checkedAt,
+      0,
+      null,
+      i % 2 ? [...row.name].reverse().join('') : null,
+    ]);
     // Another parent's claim in the family refuses a verification: left to the transaction under locks.
     const contested = leased.filter((row, i) => i % 2 && Number(/\d+/.exec(row.name)![0]) % 10 === 0).length;
     expect(contested).toBeGreaterThan(0);
