@@ -15,6 +15,7 @@ import {
 import { flushAsOneStatement } from '../../src/db/one-statement-write.js';
 import { Membership } from '../../src/modules/members/membership.entity.js';
 import { MemberRole } from '../../src/modules/organizations/roles.js';
+import { slugify } from '../../src/modules/organizations/organization.service.js';
 import { startStack, type Stack, uniqueEmail } from '../support/stack.js';
 import { print } from 'graphql';
 
@@ -138,6 +139,57 @@ describe('organizations and members', () => {
         const refused = await stack.gql(OrganizationsDocument, { first: 2, after }, user.token);
         expect(refused.errors?.[0]?.extensions?.code, after).toBe('BAD_USER_INPUT');
       }
+    });
+
+    it('lists each of many concurrent callers’ own organizations, one page each, read together', async () => {
+      const users = await Promise.all(
+        Array.from({ length: 5 }, (_, i) => stack.signIn(uniqueEmail(`concurrent-lister${i}`))),
+      );
+      const owned = new Map<string, string[]>();
+      for (const [i, user] of users.entries()) {
+        const names = Array.from({ length: i + 1 }, (_, n) => `Lister ${i} Org ${n}`);
+        for (const name of names) await createOrg(user.token, 'API_CONSOLE', name);
+        owned.set(user.userId, names);
+      }
+      const slugs = (names: string[]) => names.map((name) => slugify(name));
+      const listed = await Promise.all(
+        users.map(
+          async (user) => (await stack.gqlOk(OrganizationsDocument, { first: 3 }, user.token)).organizations,
+        ),
+      );
+      listed.forEach((page, i) => {
+        const mine = slugs(owned.get(users[i]!.userId)!);
+        expect(page.edges.map((e) => e.node.slug)).toEqual(mine.slice(0, 3));
+        expect(page.pageInfo.hasNextPage).toBe(mine.length > 3);
+      });
+      // In one turn of the event loop, certainly read in one statement: pages after cursors, and first pages.
+      const scopeOf = (user: { userId: string }) => ({
+        em: stack.app.orm.em.fork(),
+        viewer: { userId: user.userId, email: '', staffRole: null, sessionId: MISSING_ID },
+        requestId: 'test',
+      });
+      const organizations = stack.app.services.organizations;
+      const pages = await Promise.all(
+        users.map((user, i) =>
+          organizations.listMine(scopeOf(user), {
+            first: 2,
+            after: i % 2 ? listed[i]!.edges[0]?.cursor : undefined,
+          }),
+        ),
+      );
+      pages.forEach((page, i) => {
+        const mine = slugs(owned.get(users[i]!.userId)!);
+        expect(page.items.map((item) => item.organization.slug)).toEqual(
+          i % 2 ? mine.slice(1, 3) : mine.slice(0, 2),
+        );
+      });
+      // Inside a transaction, the page is read alone: other requests' reads must not see its writes.
+      const inTransaction = await stack.app.orm.em
+        .fork()
+        .transactional((em) => organizations.listMine({ ...scopeOf(users[4]!), em }, { first: 10 }));
+      expect(inTransaction.items.map((item) => item.organization.slug)).toEqual(
+        slugs(owned.get(users[4]!.userId)!),
+      );
     });
   });
 

@@ -5,6 +5,7 @@ import type { Clock } from '../../lib/clock.js';
 import { DomainError, forbidden, notFound } from '../../lib/errors.js';
 import { NIL_UUID } from '../../lib/ids.js';
 import { type Page, pageById, type PageRequest } from '../../lib/page.js';
+import { turnBatch } from '../../lib/turn-batch.js';
 import type { Scope } from '../../lib/scope.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { Membership, MembershipSource } from '../members/membership.entity.js';
@@ -65,7 +66,41 @@ interface MineRow {
   jit_default_role: MemberRole;
 }
 
+/** A page of one user's memberships: those after `afterId`, at most `limit`. */
+interface MinePage {
+  em: EntityManager;
+  userId: string;
+  afterId: string;
+  limit: number;
+}
+
+/**
+ * The pages of memberships `pages` ask for, each in id order, in one statement: the row's `page` is the
+ * page's place among them, from 1.
+ */
+async function readMine(pages: MinePage[]): Promise<MineRow[][]> {
+  const rows = await preparedRows<MineRow & { page: number }>(
+    pages[0]!.em,
+    `select q.page::int as page, m.id, m.role, o.id as organization_id, o.name, o.slug, o.kind, o.parent_id,
+            o.created_at, o.advanced_group_mappings, o.jit_enabled, o.jit_default_role
+       from unnest(?::uuid[], ?::uuid[], ?::int[]) with ordinality as q(user_id, after_id, size, page)
+       cross join lateral (
+         select m.id, m.role, m.organization_id from memberships m
+          where m.user_id = q.user_id and m.removed_at is null and m.id > q.after_id
+          order by m.id limit q.size) m
+       join organizations o on o.id = m.organization_id
+      order by q.page, m.id`,
+    [pages.map((page) => page.userId), pages.map((page) => page.afterId), pages.map((page) => page.limit)],
+  );
+  const read = pages.map((): MineRow[] => []);
+  for (const row of rows) read[row.page - 1]!.push(row);
+  return read;
+}
+
 export class OrganizationService {
+  /** The pages of memberships asked for in one turn of the event loop, read together (listMine). */
+  private readonly minePages = turnBatch(readMine);
+
   constructor(
     private readonly clock: Clock,
     private readonly audit: AuditService,
@@ -161,15 +196,9 @@ export class OrganizationService {
     const viewer = this.access.requireViewer(scope);
     const platform = scope.em.getPlatform();
     return pageById(page, async (afterId, limit) => {
-      const rows = await preparedRows<MineRow>(
-        scope.em,
-        `select m.id, m.role, o.id as organization_id, o.name, o.slug, o.kind, o.parent_id, o.created_at,
-                o.advanced_group_mappings, o.jit_enabled, o.jit_default_role
-           from memberships m join organizations o on o.id = m.organization_id
-          where m.user_id = ? and m.removed_at is null and m.id > ?
-          order by m.id limit ?`,
-        [viewer.userId, afterId ?? NIL_UUID, limit],
-      );
+      const mine = { em: scope.em, userId: viewer.userId, afterId: afterId ?? NIL_UUID, limit };
+      // Read with other requests' pages only outside a transaction: theirs must not see its writes.
+      const rows = scope.em.isInTransaction() ? (await readMine([mine]))[0]! : await this.minePages(mine);
       return rows.map((row) => ({
         id: row.id,
         role: row.role,

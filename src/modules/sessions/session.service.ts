@@ -8,6 +8,7 @@ import { AccessError, DomainError, notFound } from '../../lib/errors.js';
 import type { RateLimits } from '../../lib/rate-limits.js';
 import { isUuid } from '../../lib/ids.js';
 import { parseEmail } from '../../lib/names.js';
+import { turnBatch } from '../../lib/turn-batch.js';
 import { paginate, type PageRequest } from '../../lib/page.js';
 import type { Scope, Viewer } from '../../lib/scope.js';
 import { constantTimeEqual, randomDigits, randomToken, sha256 } from '../../lib/secrets.js';
@@ -31,12 +32,10 @@ export interface IssuedSession {
 }
 
 export class SessionService {
-  /** Session lookups waiting for the next query (authenticate). */
-  private readonly lookups: Array<{
-    tokenHash: string;
-    resolve: (viewer: Viewer | null) => void;
-    reject: (error: unknown) => void;
-  }> = [];
+  /** The viewers of the token hashes looked up in one turn of the event loop (authenticate). */
+  private readonly lookUp = turnBatch((lookups: Array<{ em: EntityManager; tokenHash: string }>) =>
+    this.lookUpSessions(lookups),
+  );
 
   constructor(
     private readonly config: Pick<Config, 'session' | 'loginCode' | 'publicUrl'>,
@@ -169,45 +168,37 @@ export class SessionService {
     // The query serves other requests too: it must not see one transaction's uncommitted work.
     if (em.isInTransaction()) throw new Error('authenticate runs outside transactions.');
     if (!token || token.length > 200) return Promise.resolve(null);
-    return new Promise((resolve, reject) => {
-      this.lookups.push({ tokenHash: sha256(token), resolve, reject });
-      if (this.lookups.length === 1) setImmediate(() => void this.lookUpSessions(em));
-    });
+    return this.lookUp({ em, tokenHash: sha256(token) });
   }
 
   /**
-   * One indexed query for every lookup waiting, prepared once per connection, read into plain values
+   * One indexed query for every lookup of a turn, prepared once per connection, read into plain values
    * (mapping the account into the identity map cost a tenth of an authenticated request; the few resolvers
-   * that need the whole account read it). Under load a round trip per request was most of its cost.
+   * that need the whole account read it).
    */
-  private async lookUpSessions(em: EntityManager): Promise<void> {
-    const lookups = this.lookups.splice(0);
-    try {
-      const rows = await preparedRows<{
-        token_hash: string;
-        id: string;
-        user_id: string;
-        email: string;
-        staff_role: StaffRole | null;
-      }>(
-        em,
-        `select s.token_hash, s.id, u.id as user_id, u.email, u.staff_role
-           from sessions s join users u on u.id = s.user_id
-          where s.token_hash = any(?) and s.revoked_at is null and s.expires_at > ?`,
-        [lookups.map((lookup) => lookup.tokenHash), this.clock.now()],
-      );
-      const byHash = new Map(rows.map((row) => [row.token_hash, row]));
-      for (const { tokenHash, resolve } of lookups) {
-        const row = byHash.get(tokenHash);
-        resolve(
-          row
-            ? { userId: row.user_id, email: row.email, staffRole: row.staff_role, sessionId: row.id }
-            : null,
-        );
-      }
-    } catch (error) {
-      for (const { reject } of lookups) reject(error);
-    }
+  private async lookUpSessions(
+    lookups: Array<{ em: EntityManager; tokenHash: string }>,
+  ): Promise<Array<Viewer | null>> {
+    const rows = await preparedRows<{
+      token_hash: string;
+      id: string;
+      user_id: string;
+      email: string;
+      staff_role: StaffRole | null;
+    }>(
+      lookups[0]!.em,
+      `select s.token_hash, s.id, u.id as user_id, u.email, u.staff_role
+         from sessions s join users u on u.id = s.user_id
+        where s.token_hash = any(?) and s.revoked_at is null and s.expires_at > ?`,
+      [lookups.map((lookup) => lookup.tokenHash), this.clock.now()],
+    );
+    const byHash = new Map(rows.map((row) => [row.token_hash, row]));
+    return lookups.map(({ tokenHash }) => {
+      const row = byHash.get(tokenHash);
+      return row
+        ? { userId: row.user_id, email: row.email, staffRole: row.staff_role, sessionId: row.id }
+        : null;
+    });
   }
 
   async me(scope: Scope): Promise<User> {
