@@ -308,66 +308,116 @@ describe('domain capture', () => {
       expect(audited.map((row) => row.action).sort()).toEqual(['domain.blocked', 'domain.verified']);
     });
 
-    it('writes each background lookup to its own row: a verification’s instants and next check, an absence’s outcome', async () => {
+    it('writes each background lookup to its own row, in the batch’s one statement: a verification, an absence, a DNS error, a verified domain’s first absence', async () => {
       const { owner, parentId } = await parent();
       const found = (await add(parentId, 'row-found.com', owner.token)).domain!;
       const absent = (await add(parentId, 'row-absent.com', owner.token)).domain!;
+      const failing = (await add(parentId, 'row-failing.com', owner.token)).domain!;
+      const held = await verified(parentId, 'row-held.com', owner.token);
       publish(found);
+      stack.dns.setMode(failing.verificationRecord.name, 'servfail');
+      stack.dns.removeTxt(held.verificationRecord.name);
+      const connection = stack.app.orm.em.fork().getConnection();
+      await connection.execute('update domains set next_check_at = ? where id = ?', [clock.now(), held.id]);
       const row = async (id: string) => {
-        const [domain] = await stack.app.orm.em
-          .fork()
-          .getConnection()
-          .execute<
-            Array<{
-              status: string;
-              status_changed_at: string;
-              verified_at: string | null;
-              last_checked_at: string | null;
-              last_check_outcome: string | null;
-              last_check_detail: string | null;
-              next_check_at: string | null;
-              absent_checks: number;
-              absent_since: string | null;
-              check_leased_until: string | null;
-            }>
-          >(
-            `select status, status_changed_at, verified_at, last_checked_at, last_check_outcome,
-                    last_check_detail, next_check_at, absent_checks, absent_since, check_leased_until
-               from domains where id = ?`,
-            [id],
-          );
+        const [domain] = await connection.execute<
+          Array<{
+            status: string;
+            status_changed_at: string;
+            verified_at: string | null;
+            last_checked_at: string | null;
+            last_check_outcome: string | null;
+            last_check_detail: string | null;
+            next_check_at: string | null;
+            absent_checks: number;
+            absent_since: string | null;
+            check_leased_until: string | null;
+          }>
+        >(
+          `select status, status_changed_at, verified_at, last_checked_at, last_check_outcome,
+                  last_check_detail, next_check_at, absent_checks, absent_since, check_leased_until
+             from domains where id = ?`,
+          [id],
+        );
         return domain!;
       };
       // The driver returns instants as text.
       const ms = (instant: string | null) => new Date(instant!).getTime();
-      const absentBefore = await row(absent.id);
-      await runChecks();
-      const verifiedRow = await row(found.id);
-      const checkedAt = ms(verifiedRow.last_checked_at);
-      expect(verifiedRow).toMatchObject({
-        status: 'VERIFIED',
-        last_check_outcome: 'FOUND',
-        last_check_detail: null,
-        absent_checks: 0,
-        absent_since: null,
-        check_leased_until: null,
-      });
-      expect(ms(verifiedRow.verified_at)).toBe(checkedAt);
-      expect(ms(verifiedRow.status_changed_at)).toBe(checkedAt);
-      expect(ms(verifiedRow.next_check_at)).toBe(checkedAt + 24 * 3600 * 1000);
-      const absentRow = await row(absent.id);
-      expect(absentRow).toMatchObject({
-        status: 'PENDING',
-        verified_at: null,
-        last_check_outcome: 'ABSENT',
-        last_check_detail: null,
-        absent_checks: 0,
-        absent_since: null,
-        check_leased_until: null,
-      });
-      expect(ms(absentRow.status_changed_at)).toBe(ms(absentBefore.status_changed_at));
-      expect(ms(absentRow.last_checked_at)).toBe(checkedAt);
-      expect(ms(absentRow.next_check_at)).toBeGreaterThan(checkedAt);
+      const before = {
+        absent: await row(absent.id),
+        failing: await row(failing.id),
+        held: await row(held.id),
+      };
+      clock.advance(5_000);
+      const applied = vi.spyOn(
+        stack.app.services.domains as unknown as { applyAll: (scope: unknown, checks: Check[]) => unknown },
+        'applyAll',
+      );
+      try {
+        await runChecks();
+        // Written by the batch's statement: had it failed or skipped a row, the fallback would write it.
+        const ids = [found.id, absent.id, failing.id, held.id];
+        const fallback = applied.mock.calls.flatMap(([, checks]) => checks.map(({ seen }) => seen.id));
+        expect(fallback.filter((id) => ids.includes(id))).toEqual([]);
+      } finally {
+        applied.mockRestore();
+        stack.dns.setMode(failing.verificationRecord.name, 'normal');
+      }
+      const checkedAt = clock.now().getTime();
+      const day = 24 * 3600 * 1000;
+      type Instant =
+        'verified_at' | 'status_changed_at' | 'last_checked_at' | 'absent_since' | 'next_check_at';
+      /** The row's fields as expected, and the instants expected of its timestamps. */
+      const expectRow = async (
+        id: string,
+        fields: Record<string, unknown>,
+        instants: Partial<Record<Instant, number>>,
+      ) => {
+        const written = await row(id);
+        expect(written).toMatchObject({ check_leased_until: null, ...fields });
+        for (const [column, at] of Object.entries(instants))
+          expect(ms(written[column as Instant]), column).toBe(at);
+        return written;
+      };
+      const lookedUp = { last_checked_at: checkedAt };
+      await expectRow(
+        found.id,
+        { status: 'VERIFIED', last_check_outcome: 'FOUND', last_check_detail: null, absent_checks: 0 },
+        { ...lookedUp, verified_at: checkedAt, status_changed_at: checkedAt, next_check_at: checkedAt + day },
+      );
+      expect((await row(found.id)).absent_since).toBeNull();
+      for (const [claim, outcome, detail] of [
+        [absent, 'ABSENT', null],
+        [failing, 'DNS_ERROR', 'ESERVFAIL'],
+      ] as const) {
+        const pending = await expectRow(
+          claim.id,
+          {
+            status: 'PENDING',
+            verified_at: null,
+            last_check_outcome: outcome,
+            last_check_detail: detail,
+            absent_checks: 0,
+            absent_since: null,
+          },
+          {
+            ...lookedUp,
+            status_changed_at: ms(before[claim === absent ? 'absent' : 'failing'].status_changed_at),
+          },
+        );
+        expect(ms(pending.next_check_at)).toBeGreaterThan(checkedAt);
+      }
+      await expectRow(
+        held.id,
+        { status: 'VERIFIED', last_check_outcome: 'ABSENT', last_check_detail: null, absent_checks: 1 },
+        {
+          ...lookedUp,
+          absent_since: checkedAt,
+          verified_at: ms(before.held.verified_at),
+          status_changed_at: ms(before.held.status_changed_at),
+          next_check_at: checkedAt + day,
+        },
+      );
     });
 
     it('blocks in the background the other parents’ claims on the name, its ancestors and subdomains, and only those', async () => {

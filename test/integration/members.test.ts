@@ -13,6 +13,7 @@ import {
   AuditEventsDocument,
 } from '../generated/graphql.js';
 import { flushAsOneStatement } from '../../src/db/one-statement-write.js';
+import { plainRows } from '../../src/db/plain-reads.js';
 import { Membership } from '../../src/modules/members/membership.entity.js';
 import { MemberRole } from '../../src/modules/organizations/roles.js';
 import { slugify } from '../../src/modules/organizations/organization.service.js';
@@ -169,27 +170,47 @@ describe('organizations and members', () => {
         requestId: 'test',
       });
       const organizations = stack.app.services.organizations;
+      // The last user twice, a first page and the page after its first organization: pages, not users, are
+      // what the statement's rows are grouped by.
+      const asks = [
+        ...users.map((user, i) => ({ user, after: i % 2 ? 1 : 0 })),
+        { user: users[4]!, after: 1 },
+      ];
       const pages = await Promise.all(
-        users.map((user, i) =>
+        asks.map(({ user, after }) =>
           organizations.listMine(scopeOf(user), {
             first: 2,
-            after: i % 2 ? listed[i]!.edges[0]?.cursor : undefined,
+            after: after ? listed[users.indexOf(user)]!.edges[0]?.cursor : undefined,
           }),
         ),
       );
       pages.forEach((page, i) => {
-        const mine = slugs(owned.get(users[i]!.userId)!);
-        expect(page.items.map((item) => item.organization.slug)).toEqual(
-          i % 2 ? mine.slice(1, 3) : mine.slice(0, 2),
-        );
+        const { user, after } = asks[i]!;
+        const mine = slugs(owned.get(user.userId)!);
+        expect(page.items.map((item) => item.organization.slug)).toEqual(mine.slice(after, after + 2));
       });
-      // Inside a transaction, the page is read alone: other requests' reads must not see its writes.
-      const inTransaction = await stack.app.orm.em
-        .fork()
-        .transactional((em) => organizations.listMine({ ...scopeOf(users[4]!), em }, { first: 10 }));
-      expect(inTransaction.items.map((item) => item.organization.slug)).toEqual(
-        slugs(owned.get(users[4]!.userId)!),
-      );
+      // Inside a transaction, the page is read alone: it sees its own writes, and a read of the same turn
+      // outside it does not.
+      const last = users[4]!;
+      const rolledBack = new Error('rolled back');
+      await expect(
+        stack.app.orm.em.fork().transactional(async (em) => {
+          await plainRows(
+            em,
+            `update memberships set removed_at = now()
+              where user_id = ? and organization_id = (select id from organizations where slug = ?)`,
+            [last.userId, slugs(owned.get(last.userId)!)[0]],
+          );
+          const [inside, outside] = await Promise.all([
+            organizations.listMine({ ...scopeOf(last), em }, { first: 10 }),
+            organizations.listMine(scopeOf(last), { first: 10 }),
+          ]);
+          const all = slugs(owned.get(last.userId)!);
+          expect(inside.items.map((item) => item.organization.slug)).toEqual(all.slice(1));
+          expect(outside.items.map((item) => item.organization.slug)).toEqual(all);
+          throw rolledBack;
+        }),
+      ).rejects.toBe(rolledBack);
     });
   });
 

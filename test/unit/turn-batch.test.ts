@@ -13,6 +13,19 @@ describe('turnBatch', () => {
     expect(batches).toEqual([[1, 2, 3], [4]]);
   });
 
+  it('answers a call made while a turn is being answered in a turn of its own', async () => {
+    const batches: number[][] = [];
+    let later: Promise<number> | undefined;
+    const double = turnBatch(async (keys: number[]) => {
+      batches.push(keys);
+      later ??= double(5);
+      return keys.map((key) => key * 2);
+    });
+    expect(await Promise.all([double(1), double(2)])).toEqual([2, 4]);
+    expect(await later).toBe(10);
+    expect(batches).toEqual([[1, 2], [5]]);
+  });
+
   it('fails every call of a turn whose answer fails, and answers the next turn', async () => {
     let fail = true;
     const echo = turnBatch(async (keys: string[]) => {

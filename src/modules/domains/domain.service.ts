@@ -87,7 +87,8 @@ const familyOf = (claim: string, rev: string) =>
  */
 export const WRITE_LOOKUPS = `update domains d
       set status = v.status, check_leased_until = null,
-          status_changed_at = coalesce(v.verified_at, d.status_changed_at),
+          status_changed_at = case when v.status <> v.seen_status then v.last_checked_at
+                                   else d.status_changed_at end,
           verified_at = coalesce(v.verified_at, d.verified_at),
           last_checked_at = v.last_checked_at, last_check_outcome = v.last_check_outcome,
           last_check_detail = v.last_check_detail, next_check_at = v.next_check_at,
