@@ -8,7 +8,7 @@ import type { Config } from '../../config/config.js';
 import { flushAsOneStatement } from '../../db/one-statement-write.js';
 import { findBySql, plainRows, preparedRows } from '../../db/plain-reads.js';
 import { addSeconds, type Clock } from '../../lib/clock.js';
-import { forEachConcurrently } from '../../lib/concurrency.js';
+import { forEachConcurrently, held } from '../../lib/concurrency.js';
 import { AccessError, DomainError, notFound } from '../../lib/errors.js';
 import type { RateLimits } from '../../lib/rate-limits.js';
 import type { EventBus } from '../../lib/events.js';
@@ -41,25 +41,28 @@ const ABSENCES_TO_UNVERIFY = 3;
 /** ...spanning at least this long. */
 const ABSENCE_SPAN_SECONDS = 72 * 3600;
 const MAX_PENDING_PER_PARENT = 50;
-/** How long a background check owns the domains it claimed before another instance may take them. */
-const CHECK_LEASE_SECONDS = 60;
-/** A background batch leases this many due claims... */
-export const CHECK_BATCH = 500;
 /**
- * ...and makes this many of their DNS queries at once: 6 rounds, which even if every query times out
- * (node's resolver tries twice, doubling the timeout: 6 s a query at the default DNS_TIMEOUT_MS of 2 s and
- * one server) end inside the lease. More servers or a longer timeout can outlast it: a claim is then
- * leased and looked up again, never lost.
+ * How long a background check owns the domains it claimed before another instance may take them. A batch
+ * leased ahead waits while the one before it is handed out to queries, then is handed out itself:
+ * CHECK_BATCH / CHECK_CONCURRENCY rounds of queries each (6). Even if every query times out (node's
+ * resolver tries twice, doubling the timeout: 6 s a query at the default DNS_TIMEOUT_MS of 2 s and one
+ * server), 12 rounds and a write end inside it. More servers or a longer timeout can outlast it: a claim
+ * is then leased and looked up again, never lost.
  */
-export const CHECK_CONCURRENCY = 96;
+export const CHECK_LEASE_SECONDS = 120;
 /**
- * A run works through due claims in this many batches at a time, each lane leasing its next batch as
- * the last one is written: one batch's DNS queries overlap another's database work, where a single lane
- * left the process idle a third of the time. A third lane (of 64 queries each) checked about a tenth
- * fewer claims a second than two of 96: its writes were one more busy PostgreSQL backend on the cores
- * the event loop needs (bench/domain-checks, alternated runs).
+ * A background run leases due claims, and writes their lookups, this many at a time: 500 at a time, the
+ * checks ran about a tenth slower, a write's cost being mostly its statements and round trips
+ * (bench/domain-checks).
  */
-export const CHECK_LANES = 2;
+export const CHECK_BATCH = 1000;
+/** ...and makes this many DNS queries at once, taken across batches. */
+export const CHECK_CONCURRENCY = 192;
+/**
+ * At most this many writes of a run's lookups at once: a write took about as long as its batch's lookups,
+ * so one at a time held the queries back; three did no better than two (bench/domain-checks).
+ */
+const CHECK_WRITES = 2;
 /**
  * A run leases no new batch after this long (the job then asks for the next run), so that slow DNS
  * cannot stretch one job towards the queue's expiry, after which it would be retried while running.
@@ -121,11 +124,12 @@ type Transition = 'verify' | 'unverify';
 
 /**
  * What a check reads and writes of a claim: a Domain, or a leased row read without the ORM, which leaves out
- * the last lookup (the check replaces it).
+ * the last lookup (the check replaces it). A lookup is written only to the row as leased.
  */
 type ClaimState = Pick<
   Domain,
   | 'id'
+  | 'checkLeasedUntil'
   | 'name'
   | 'verificationToken'
   | 'status'
@@ -367,17 +371,7 @@ export class DomainService {
    * their window. Returns the earliest next check, to schedule the next run.
    */
   async checkDue(em: EntityManager, limit = CHECK_BATCH): Promise<Date | null> {
-    const started = performance.now();
-    const lanes = await Promise.allSettled(
-      Array.from({ length: CHECK_LANES }, async () => {
-        while ((await this.checkBatch(em.fork(), limit)) === limit) {
-          if (performance.now() - started > CHECK_RUN_SECONDS * 1000) return;
-        }
-      }),
-    );
-    // Both lanes end before the run does: a failed run is retried, and must not overlap one still working.
-    const failed = lanes.find((lane) => lane.status === 'rejected');
-    if (failed) throw failed.reason;
+    await this.checkBatches(em, limit);
     // A due claim another run has leased is checked by it, or again when its lease ends.
     const now = this.clock.now();
     const [next] = await preparedRows<{ at: string | null }>(
@@ -402,19 +396,67 @@ export class DomainService {
   }
 
   /**
-   * One batch: the DNS queries run concurrently. Lookups that need no other claim (most of them) are
-   * written in one statement (writeLookups); the others are applied together in one transaction under the
-   * registrable domains' locks, or each alone if that transaction fails. Returns how many claims it leased.
+   * Due claims, leased `limit` at a time and looked up CHECK_CONCURRENCY at a time across batches, the next
+   * batch leased while one is looked up; lookups are written `limit` at a time, while the next are looked
+   * up. The DNS queries never wait on the database: in lanes that each leased, looked up and wrote a batch
+   * in turn, the event loop sat idle a fifth of the time, and each batch's last queries ran at ever lower
+   * concurrency. Stops leasing once a lease finds fewer than `limit` claims or the run has lasted
+   * CHECK_RUN_SECONDS; ends once every lookup made is written.
    */
-  private async checkBatch(em: EntityManager, limit: number): Promise<number> {
-    const leasedAt = this.clock.now();
-    const leasedUntil = addSeconds(leasedAt, CHECK_LEASE_SECONDS);
-    const leased = await this.lease(em, leasedAt, leasedUntil, limit);
-    const checks: Check[] = [];
-    // A chain of async functions per lookup cost a fifth as much as the query itself: one promise each here.
-    await forEachConcurrently(leased, CHECK_CONCURRENCY, (seen) =>
-      this.attempt(seen, () => this.lookUp(seen).then((lookup) => checks.push({ seen, lookup }))),
-    );
+  private async checkBatches(em: EntityManager, limit: number): Promise<void> {
+    const started = performance.now();
+    let looked: Check[] = [];
+    let failure: unknown = null;
+    const writes = new Set<Promise<void>>();
+    const write = () => {
+      const writing: Promise<void> = this.writeBatch(em, looked)
+        .catch((error: unknown) => {
+          failure ??= error;
+        })
+        .finally(() => writes.delete(writing));
+      writes.add(writing);
+      looked = [];
+    };
+    const lease = () => held(this.lease(em.fork(), limit));
+    const claims = async function* () {
+      for (let leasing = lease(); ;) {
+        const leased = await leasing;
+        const more = leased.length === limit && performance.now() - started <= CHECK_RUN_SECONDS * 1000;
+        if (more) leasing = lease();
+        yield* leased;
+        if (!more) return;
+      }
+    };
+    try {
+      // One promise a lookup: a chain of async functions per lookup cost a fifth as much as the query itself.
+      await forEachConcurrently(claims(), CHECK_CONCURRENCY, (seen) =>
+        this.lookUp(seen).then(
+          (lookup) => {
+            looked.push({ seen, lookup });
+            if (looked.length >= limit && writes.size < CHECK_WRITES) write();
+            // Lookups waiting on writes hold the queries back: a slow database slows the checks, and claims
+            // leased meanwhile keep their leases.
+            return looked.length >= limit && writes.size > 0 ? Promise.race(writes) : null;
+          },
+          (error: unknown) => this.checkFailed(seen, error),
+        ),
+      );
+    } finally {
+      // The last lookups, and those made before a lease failed, are written before the run ends.
+      while (looked.length > 0 || writes.size > 0) {
+        if (looked.length > 0 && writes.size < CHECK_WRITES) write();
+        else await Promise.race(writes);
+      }
+    }
+    if (failure) throw failure;
+  }
+
+  /**
+   * A batch's lookups written: those that need no other claim (most of them) in one statement
+   * (writeLookups); the others applied together in one transaction under the registrable domains' locks,
+   * or each alone if that transaction fails.
+   */
+  private async writeBatch(em: EntityManager, checks: Check[]): Promise<void> {
     const now = this.clock.now();
     const writes: LookupWrite[] = [];
     for (const { seen, lookup } of checks) {
@@ -435,7 +477,7 @@ export class DomainService {
     const scope = (): Scope => ({ em: em.fork(), viewer: null, requestId: 'job:domains.check' });
     let written = new Set<string>();
     try {
-      written = await this.writeLookups(scope(), writes, leasedUntil);
+      written = await this.writeLookups(scope(), writes);
     } catch (error) {
       // A deadlock with another batch's changes of status, say: nothing was written, all is applied below.
       this.logger.warn({ err: error }, 'domain lookups failed to write together; applying them in full');
@@ -453,26 +495,29 @@ export class DomainService {
           await this.attempt(check.seen, () => this.applyAll(scope(), [check], { interactive: false }));
       }
     }
-    return leased.length;
   }
 
   /**
-   * Takes up to `limit` domains due at `now` until `leasedUntil`, skipping those another run is taking.
-   * Plain rows: most lookups change no status and are written in one statement (writeLookups).
+   * Takes up to `limit` domains due now for CHECK_LEASE_SECONDS, skipping those another run is taking.
+   * Plain rows: most lookups change no status and are written in one statement (writeLookups). The rows
+   * locked are updated by their tuple ids: found again by primary key, they cost twice as much.
    */
-  private async lease(em: EntityManager, now: Date, leasedUntil: Date, limit: number): Promise<ClaimState[]> {
+  private async lease(em: EntityManager, limit: number): Promise<ClaimState[]> {
+    const now = this.clock.now();
+    const leasedUntil = addSeconds(now, CHECK_LEASE_SECONDS);
     const rows = await preparedRows<LeasedRow>(
       em,
       `update domains set check_leased_until = ?
-        where id = any(array(select id from domains
-                              where status in (?, ?) and next_check_at <= ?
-                                and (check_leased_until is null or check_leased_until <= ?)
-                              order by next_check_at limit ? for update skip locked))
+        where ctid = any(array(select ctid from domains
+                                where status in (?, ?) and next_check_at <= ?
+                                  and (check_leased_until is null or check_leased_until <= ?)
+                                order by next_check_at limit ? for update skip locked))
         returning id, name, verification_token, status, claim_started_at, absent_checks, absent_since`,
       [leasedUntil, DomainStatus.PENDING, DomainStatus.VERIFIED, now, now, limit],
     );
     return rows.map((row) => ({
       id: row.id,
+      checkLeasedUntil: leasedUntil,
       name: row.name,
       verificationToken: row.verification_token,
       status: row.status,
@@ -487,7 +532,7 @@ export class DomainService {
    * lease another run or a refresh has replaced keeps its state. Verifications are written under their
    * registrable domains' locks, audited and published. Returns the ids written.
    */
-  private async writeLookups(scope: Scope, writes: LookupWrite[], leasedUntil: Date): Promise<Set<string>> {
+  private async writeLookups(scope: Scope, writes: LookupWrite[]): Promise<Set<string>> {
     if (writes.length === 0) return new Set();
     const ids = writes.map(({ claim }) => claim.id);
     // A batch's rows share a few instants: each is written out once (Date's toJSON was most of this).
@@ -498,7 +543,6 @@ export class DomainService {
       if (text === undefined) instants.set(date.getTime(), (text = date.toISOString()));
       return text;
     };
-    const leased = iso(leasedUntil)!;
     const values = JSON.stringify(
       writes.map(({ claim, verified, registrable }): WriteLookupRow => {
         const written = verified ?? claim;
@@ -506,7 +550,7 @@ export class DomainService {
           claim.id,
           claim.status,
           claim.verificationToken,
-          leased,
+          iso(claim.checkLeasedUntil)!,
           written.status,
           iso(verified?.verifiedAt),
           iso(claim.lastCheckedAt),
@@ -548,13 +592,17 @@ export class DomainService {
     return written;
   }
 
-  /** One domain's failure is logged and leaves the rest of the batch alone; its lease ends in a minute. */
+  /** One domain's failure is logged and leaves the rest of the batch alone; it is checked when its lease ends. */
   private async attempt(domain: ClaimState, run: () => Promise<unknown>): Promise<void> {
     try {
       await run();
     } catch (error) {
-      this.logger.warn({ err: error, domainId: domain.id }, 'domain check failed; retried after its lease');
+      this.checkFailed(domain, error);
     }
+  }
+
+  private checkFailed(domain: ClaimState, error: unknown): void {
+    this.logger.warn({ err: error, domainId: domain.id }, 'domain check failed; retried after its lease');
   }
 
   /** The claim's TXT record; none for a claim past its window, which fails without asking DNS. */
