@@ -68,8 +68,11 @@ export class Domain {
   @Enum({ items: () => DomainStatus })
   status: DomainStatus = DomainStatus.PENDING;
 
-  /** At least 128 random bits, unique per claim; public once published, so not a secret. */
-  @Property({ length: 64, unique: true })
+  /**
+   * At least 128 random bits, so unique per claim (not indexed: nothing reads by token); public once
+   * published, so not a secret.
+   */
+  @Property({ length: 64 })
   verificationToken: string;
 
   @Property({ type: 'timestamptz' })
