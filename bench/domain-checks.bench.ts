@@ -6,15 +6,17 @@
 // warm-up of 1,000, V8 still compiled about 190 functions while the 10,000 were checked, and its compiler
 // threads took CPU from the event loop and from PostgreSQL on this 2-core machine; a checker that runs
 // every minute spends its life warm.
+// Each seed is vacuumed: otherwise autovacuum, woken by the seed's inserts, ran during the timed checks
+// in some runs and not others (their rate spread over a fifth between runs, and a fiftieth after).
 // The baseline, in the same run: node's Resolver asking the simulator for the same names, as many queries
-// at a time as checkDue can have in flight (its lanes times each batch's concurrency), for half its time
+// at a time as checkDue can have in flight (CHECK_CONCURRENCY), for half its time
 // just before the checks and half just after: the machine's speed drifts over a run (the baseline alone
 // ranged from 8,800 to 11,600 queries/s between runs).
 import { createHash } from 'node:crypto';
 import { promises as dns } from 'node:dns';
 import pg from 'pg';
 import { startDnsSimulator } from '../simulators/dns/index.js';
-import { CHECK_CONCURRENCY, CHECK_LANES } from '../src/modules/domains/domain.service.js';
+import { CHECK_CONCURRENCY } from '../src/modules/domains/domain.service.js';
 import { report } from './report.js';
 import type { BenchResult } from './run.js';
 import { benchApp, benchDatabase, scaled, secondsSince, v7 } from './support.js';
@@ -55,7 +57,7 @@ async function seed(databaseUrl: string, prefix: string, count: number): Promise
       [firstMs + PARENTS, count, PARENTS, prefix],
     );
     await client.query('commit');
-    await client.query('analyze parent_organizations, domains');
+    await client.query('vacuum analyze parent_organizations, domains');
   } finally {
     await client.end();
   }
@@ -84,7 +86,7 @@ export default async function domainChecks(): Promise<BenchResult> {
   };
   const resolver = new dns.Resolver({ timeout: DNS_TIMEOUT_MS, tries: 2 });
   resolver.setServers([simulator.server]);
-  const inFlight = CHECK_LANES * CHECK_CONCURRENCY;
+  const inFlight = CHECK_CONCURRENCY;
   /** The baseline: raw TXT queries for `names`, `inFlight` at a time, for `forSeconds`. */
   const rawQueries = async (names: string[], forSeconds: number) => {
     let queries = 0;
