@@ -671,31 +671,33 @@ describe('domain capture', () => {
     expect(row!.n).toBe(1);
   });
 
-  it('fails a run whose write fails outright, once its other lookups are written; the failed ones stay leased', async () => {
+  it('fails a run whose write fails outright, once its other lookups are written; only the failed ones stay leased', async () => {
     const { owner, parentId } = await parent();
     const ids: string[] = [];
     for (let i = 0; i < 5; i++)
       ids.push((await add(parentId, `outright-${i}-corp.com`, owner.token)).domain!.id);
     clock.advance(60_000);
-    const writer = vi
-      .spyOn(
-        stack.app.services.domains as unknown as {
-          writeBatch: (em: unknown, checks: Check[]) => Promise<void>;
-        },
-        'writeBatch',
-      )
-      .mockRejectedValueOnce(new Error('database gone'));
-    let failed: string[];
+    // The first write of any of these claims fails: other tests' claims due now may share the run.
+    const service = stack.app.services.domains as unknown as {
+      writeBatch: (em: unknown, checks: Check[]) => Promise<void>;
+    };
+    const writeBatch = service.writeBatch.bind(service);
+    let failed: string[] = [];
+    const writer = vi.spyOn(service, 'writeBatch').mockImplementation((em, checks) => {
+      const ours = checks.map(({ seen }) => seen.id).filter((id) => ids.includes(id));
+      if (failed.length > 0 || ours.length === 0) return writeBatch(em, checks);
+      failed = ours;
+      return Promise.reject(new Error('database gone'));
+    });
     try {
       // Leased and written two at a time: the run has several writes.
       await expect(stack.app.services.domains.checkDue(stack.app.orm.em.fork(), 2)).rejects.toThrow(
         'database gone',
       );
-      expect(writer.mock.calls.length).toBeGreaterThan(1);
-      failed = writer.mock.calls[0]![1].map(({ seen }) => seen.id);
     } finally {
       writer.mockRestore();
     }
+    expect(failed.length).toBeGreaterThan(0);
     const rows = await stack.app.orm.em
       .fork()
       .getConnection()
@@ -704,10 +706,11 @@ describe('domain capture', () => {
         [parentId],
       );
     expect(rows).toHaveLength(5);
+    // The run stopped leasing at the failure: the others were written, or are still due.
     for (const row of rows) {
       if (failed.includes(row.id))
         expect(row).toMatchObject({ last_checked_at: null, check_leased_until: expect.any(String) });
-      else expect(row).toMatchObject({ last_checked_at: expect.any(String), check_leased_until: null });
+      else expect(row).toMatchObject({ check_leased_until: null });
     }
   });
 
@@ -750,6 +753,46 @@ describe('domain capture', () => {
         [domain.id],
       );
     expect(row).toEqual({ absent_checks: 2, status: 'VERIFIED' });
+  });
+
+  it('drops a background lookup that outlasted its lease: the run that leased the claim since checks it', async () => {
+    const { owner, parentId } = await parent();
+    const domain = await verified(parentId, 'outlasted-corp.com', owner.token);
+    stack.dns.removeTxt(domain.verificationRecord.name);
+    clock.advance(24 * HOUR + 1000);
+    const resolver = (stack.app.services.domains as unknown as { resolver: TxtResolver }).resolver;
+    const resolveTxt = resolver.resolveTxt.bind(resolver);
+    let asked!: () => void;
+    const backgroundAsked = new Promise<void>((resolve) => (asked = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const spy = vi.spyOn(resolver, 'resolveTxt').mockImplementation(async (name) => {
+      if (name !== domain.verificationRecord.name) return resolveTxt(name);
+      asked();
+      const answer = await resolveTxt(name);
+      await released;
+      return answer;
+    });
+    const connection = stack.app.orm.em.fork().getConnection();
+    const otherLease = new Date(clock.now().getTime() + 2 * CHECK_LEASE_SECONDS * 1000);
+    try {
+      const checks = runChecks();
+      await backgroundAsked;
+      // The lease ran out while the answer was awaited, and another instance's run leased the claim.
+      await connection.execute('update domains set check_leased_until = ? where id = ?', [
+        otherLease,
+        domain.id,
+      ]);
+      release();
+      await checks;
+    } finally {
+      spy.mockRestore();
+    }
+    const [row] = await connection.execute<
+      Array<{ absent_checks: number; last_check_outcome: string; check_leased_until: string }>
+    >('select absent_checks, last_check_outcome, check_leased_until from domains where id = ?', [domain.id]);
+    expect(row).toMatchObject({ absent_checks: 0, last_check_outcome: 'FOUND' });
+    expect(new Date(row!.check_leased_until)).toEqual(otherLease);
   });
 
   it('logs a check that fails, with the domain, and still checks the rest of its batch', async () => {

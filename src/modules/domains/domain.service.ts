@@ -43,11 +43,12 @@ const ABSENCE_SPAN_SECONDS = 72 * 3600;
 const MAX_PENDING_PER_PARENT = 50;
 /**
  * How long a background check owns the domains it claimed before another instance may take them. A batch
- * leased ahead waits while the one before it is handed out to queries, then is handed out itself:
- * CHECK_BATCH / CHECK_CONCURRENCY rounds of queries each (6). Even if every query times out (node's
- * resolver tries twice, doubling the timeout: 6 s a query at the default DNS_TIMEOUT_MS of 2 s and one
- * server), 12 rounds and a write end inside it. More servers or a longer timeout can outlast it: a claim
- * is then leased and looked up again, never lost.
+ * is leased when two rounds of queries are left to hand out before it; a claim then waits for its turn
+ * (up to CHECK_BATCH / CHECK_CONCURRENCY rounds, 6), its query, and at most as long again for a batch of
+ * lookups to fill. Even if every query times out (node's resolver tries twice, doubling the timeout: 6 s
+ * a query at the default DNS_TIMEOUT_MS of 2 s and one server), that is 15 rounds, 90 s, and its write
+ * ends inside the lease. More servers, a longer timeout or a stalled database can outlast it: a claim is
+ * then leased and looked up again, its late lookup dropped (applyOne), never lost.
  */
 export const CHECK_LEASE_SECONDS = 120;
 /**
@@ -367,8 +368,7 @@ export class DomainService {
 
   /**
    * Background work: checks due pending and verified domains (claimed with SKIP LOCKED and a lease, so
-   * two instances, or two lanes of one run, never check one domain at once) and fails pending claims past
-   * their window. Returns the earliest next check, to schedule the next run.
+   * two instances never check one domain at once) and fails pending claims past their window. Returns the earliest next check, to schedule the next run.
    */
   async checkDue(em: EntityManager, limit = CHECK_BATCH): Promise<Date | null> {
     await this.checkBatches(em, limit);
@@ -400,7 +400,7 @@ export class DomainService {
    * batch leased while one is looked up; lookups are written `limit` at a time, while the next are looked
    * up. The DNS queries never wait on the database: in lanes that each leased, looked up and wrote a batch
    * in turn, the event loop sat idle a fifth of the time, and each batch's last queries ran at ever lower
-   * concurrency. Stops leasing once a lease finds fewer than `limit` claims or the run has lasted
+   * concurrency. Stops leasing once a lease finds no claim, a write has failed, or the run has lasted
    * CHECK_RUN_SECONDS; ends once every lookup made is written.
    */
   private async checkBatches(em: EntityManager, limit: number): Promise<void> {
@@ -413,18 +413,31 @@ export class DomainService {
         .catch((error: unknown) => {
           failure ??= error;
         })
-        .finally(() => writes.delete(writing));
+        .finally(() => {
+          writes.delete(writing);
+          // Lookups that came in while both writes ran go now, not with the next lookup to end.
+          if (looked.length >= limit) write();
+        });
       writes.add(writing);
       looked = [];
     };
-    const lease = () => held(this.lease(em.fork(), limit));
+    // Leased ahead only with a write slot free: a stalled database stops the leases, not only the lookups.
+    const lease = async () => {
+      while (writes.size >= CHECK_WRITES) await Promise.race(writes);
+      return this.lease(em.fork(), limit);
+    };
     const claims = async function* () {
-      for (let leasing = lease(); ;) {
-        const leased = await leasing;
-        const more = leased.length === limit && performance.now() - started <= CHECK_RUN_SECONDS * 1000;
-        if (more) leasing = lease();
-        yield* leased;
-        if (!more) return;
+      let leasing: Promise<ClaimState[]> | null = held(lease());
+      while (leasing) {
+        const leased: ClaimState[] = await leasing;
+        // A lease can come back short of due claims (a row another transaction changed meanwhile is
+        // skipped), so the run goes on until one finds none.
+        const more = leased.length > 0 && !failure && performance.now() - started <= CHECK_RUN_SECONDS * 1000;
+        leasing = null;
+        for (const [index, claim] of leased.entries()) {
+          if (more && !leasing && leased.length - index <= 2 * CHECK_CONCURRENCY) leasing = held(lease());
+          yield claim;
+        }
       }
     };
     try {
@@ -434,8 +447,8 @@ export class DomainService {
           (lookup) => {
             looked.push({ seen, lookup });
             if (looked.length >= limit && writes.size < CHECK_WRITES) write();
-            // Lookups waiting on writes hold the queries back: a slow database slows the checks, and claims
-            // leased meanwhile keep their leases.
+            // Lookups waiting on writes hold the queries back: a slow database slows the checks rather than
+            // piling up lookups whose leases run out.
             return looked.length >= limit && writes.size > 0 ? Promise.race(writes) : null;
           },
           (error: unknown) => this.checkFailed(seen, error),
@@ -657,6 +670,13 @@ export class DomainService {
     domain?: Domain,
   ): Promise<CheckResult> {
     if (!domain || domain.verificationToken !== seen.verificationToken) return unchanged(domain ?? null);
+    // A background lookup that outlasted its lease: another run leased the claim since, and checks it.
+    if (
+      !context.interactive &&
+      domain.checkLeasedUntil &&
+      !sameInstant(domain.checkLeasedUntil, seen.checkLeasedUntil)
+    )
+      return unchanged(domain);
     // Applied here, the lookup ends any background lease: that check's write would overwrite this one.
     domain.checkLeasedUntil = null;
     const now = this.clock.now();
@@ -947,6 +967,10 @@ function conflictingVerified(claims: Domain[], parentId: string, name: string): 
 /** Names are ASCII (A-labels), so reversing code units matches PostgreSQL's reverse(). */
 function reverse(name: string): string {
   return name.split('').reverse().join('');
+}
+
+function sameInstant(a: Date | null | undefined, b: Date | null | undefined): boolean {
+  return (a?.getTime() ?? null) === (b?.getTime() ?? null);
 }
 
 function timestamp(text: string | null): Date | null {
