@@ -87,6 +87,25 @@ describe('domain capture', () => {
   }
 
   const runChecks = () => stack.app.services.domains.checkDue(stack.app.orm.em.fork());
+  /** Holds the first answer for `name` back until release(); `asked` resolves once it is asked for. */
+  const holdBackFirstAnswer = (name: string) => {
+    const resolver = (stack.app.services.domains as unknown as { resolver: TxtResolver }).resolver;
+    const resolveTxt = resolver.resolveTxt.bind(resolver);
+    let ask!: () => void;
+    const asked = new Promise<void>((resolve) => (ask = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let held = false;
+    const spy = vi.spyOn(resolver, 'resolveTxt').mockImplementation(async (queried) => {
+      if (queried !== name || held) return resolveTxt(queried);
+      held = true;
+      ask();
+      const answer = await resolveTxt(queried);
+      await released;
+      return answer;
+    });
+    return { asked, release, restore: () => spy.mockRestore() };
+  };
   const status = async (id: string, token: string) =>
     (await stack.gqlOk(DomainDocument, { id }, token)).domain;
 
@@ -720,29 +739,15 @@ describe('domain capture', () => {
     stack.dns.removeTxt(domain.verificationRecord.name);
     clock.advance(24 * HOUR + 1000);
     // The background check's answer is held back until the refresh has recorded its own.
-    const resolver = (stack.app.services.domains as unknown as { resolver: TxtResolver }).resolver;
-    const resolveTxt = resolver.resolveTxt.bind(resolver);
-    let asked!: () => void;
-    const backgroundAsked = new Promise<void>((resolve) => (asked = resolve));
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let held = false;
-    const spy = vi.spyOn(resolver, 'resolveTxt').mockImplementation(async (name) => {
-      if (name !== domain.verificationRecord.name || held) return resolveTxt(name);
-      held = true;
-      asked();
-      const answer = await resolveTxt(name);
-      await released;
-      return answer;
-    });
+    const background = holdBackFirstAnswer(domain.verificationRecord.name);
     try {
       const checks = runChecks();
-      await backgroundAsked;
+      await background.asked;
       expect((await refresh(domain.id, owner.token)).domain?.lastCheckOutcome).toBe('ABSENT');
-      release();
+      background.release();
       await checks;
     } finally {
-      spy.mockRestore();
+      background.restore();
     }
     // The refresh ended the check's lease: the check's lookup is applied to the row as the refresh left it.
     const [row] = await stack.app.orm.em
@@ -760,33 +765,21 @@ describe('domain capture', () => {
     const domain = await verified(parentId, 'outlasted-corp.com', owner.token);
     stack.dns.removeTxt(domain.verificationRecord.name);
     clock.advance(24 * HOUR + 1000);
-    const resolver = (stack.app.services.domains as unknown as { resolver: TxtResolver }).resolver;
-    const resolveTxt = resolver.resolveTxt.bind(resolver);
-    let asked!: () => void;
-    const backgroundAsked = new Promise<void>((resolve) => (asked = resolve));
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    const spy = vi.spyOn(resolver, 'resolveTxt').mockImplementation(async (name) => {
-      if (name !== domain.verificationRecord.name) return resolveTxt(name);
-      asked();
-      const answer = await resolveTxt(name);
-      await released;
-      return answer;
-    });
+    const background = holdBackFirstAnswer(domain.verificationRecord.name);
     const connection = stack.app.orm.em.fork().getConnection();
     const otherLease = new Date(clock.now().getTime() + 2 * CHECK_LEASE_SECONDS * 1000);
     try {
       const checks = runChecks();
-      await backgroundAsked;
+      await background.asked;
       // The lease ran out while the answer was awaited, and another instance's run leased the claim.
       await connection.execute('update domains set check_leased_until = ? where id = ?', [
         otherLease,
         domain.id,
       ]);
-      release();
+      background.release();
       await checks;
     } finally {
-      spy.mockRestore();
+      background.restore();
     }
     const [row] = await connection.execute<
       Array<{ absent_checks: number; last_check_outcome: string; check_leased_until: string }>
