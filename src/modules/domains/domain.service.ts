@@ -368,7 +368,8 @@ export class DomainService {
 
   /**
    * Background work: checks due pending and verified domains (claimed with SKIP LOCKED and a lease, so
-   * two instances never check one domain at once) and fails pending claims past their window. Returns the earliest next check, to schedule the next run.
+   * two instances never check one domain at once) and fails pending claims past their window. Returns the
+   * earliest next check, to schedule the next run.
    */
   async checkDue(em: EntityManager, limit = CHECK_BATCH): Promise<Date | null> {
     await this.checkBatches(em, limit);
@@ -605,7 +606,7 @@ export class DomainService {
     return written;
   }
 
-  /** One domain's failure is logged and leaves the rest of the batch alone; it is checked when its lease ends. */
+  /** One domain's failure is logged and leaves the rest of its batch alone; its lease ends in two minutes. */
   private async attempt(domain: ClaimState, run: () => Promise<unknown>): Promise<void> {
     try {
       await run();
