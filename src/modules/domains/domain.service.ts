@@ -409,6 +409,10 @@ export class DomainService {
     let looked: Check[] = [];
     let failure: unknown = null;
     const writes = new Set<Promise<void>>();
+    /** Writes the lookups in if there are at least `least` and a write slot is free. */
+    const writeIfDue = (least: number) => {
+      if (looked.length >= least && writes.size < CHECK_WRITES) write();
+    };
     const write = () => {
       const writing: Promise<void> = this.writeBatch(em, looked)
         .catch((error: unknown) => {
@@ -417,7 +421,7 @@ export class DomainService {
         .finally(() => {
           writes.delete(writing);
           // Lookups that came in while both writes ran go now, not with the next lookup to end.
-          if (looked.length >= limit) write();
+          writeIfDue(limit);
         });
       writes.add(writing);
       looked = [];
@@ -447,7 +451,7 @@ export class DomainService {
         this.lookUp(seen).then(
           (lookup) => {
             looked.push({ seen, lookup });
-            if (looked.length >= limit && writes.size < CHECK_WRITES) write();
+            writeIfDue(limit);
             // Lookups waiting on writes hold the queries back: a slow database slows the checks rather than
             // piling up lookups whose leases run out.
             return looked.length >= limit && writes.size > 0 ? Promise.race(writes) : null;
@@ -458,8 +462,8 @@ export class DomainService {
     } finally {
       // The last lookups, and those made before a lease failed, are written before the run ends.
       while (looked.length > 0 || writes.size > 0) {
-        if (looked.length > 0 && writes.size < CHECK_WRITES) write();
-        else await Promise.race(writes);
+        writeIfDue(1);
+        if (writes.size > 0) await Promise.race(writes);
       }
     }
     if (failure) throw failure;
@@ -675,7 +679,7 @@ export class DomainService {
     if (
       !context.interactive &&
       domain.checkLeasedUntil &&
-      !sameInstant(domain.checkLeasedUntil, seen.checkLeasedUntil)
+      domain.checkLeasedUntil.getTime() !== seen.checkLeasedUntil?.getTime()
     )
       return unchanged(domain);
     // Applied here, the lookup ends any background lease: that check's write would overwrite this one.
@@ -968,10 +972,6 @@ function conflictingVerified(claims: Domain[], parentId: string, name: string): 
 /** Names are ASCII (A-labels), so reversing code units matches PostgreSQL's reverse(). */
 function reverse(name: string): string {
   return name.split('').reverse().join('');
-}
-
-function sameInstant(a: Date | null | undefined, b: Date | null | undefined): boolean {
-  return (a?.getTime() ?? null) === (b?.getTime() ?? null);
 }
 
 function timestamp(text: string | null): Date | null {
