@@ -65,7 +65,8 @@ const generations = new WeakMap<object, number>();
  * As plainRows, as a named prepared statement: PostgreSQL parses and plans it once per connection instead
  * of on every call, which for a short indexed read is most of the database's time (bench/graphql.bench.ts).
  * For hot paths with a fixed text. A statement a migration made stale is prepared again: at once outside a
- * transaction; inside one the transaction fails, and the connection's next use prepares it again.
+ * transaction; inside one the transaction fails, and the connection's next use prepares it again. Like
+ * knex's own, each statement is announced on the knex client's `query` event.
  */
 export async function preparedRows<T>(em: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
   const transaction = em.getTransactionContext<Knex.Transaction>();
@@ -74,6 +75,9 @@ export async function preparedRows<T>(em: EntityManager, sql: string, params: un
   const { client } = transaction ?? em.getKnex();
   const connection = (await client.acquireConnection()) as pg.ClientBase;
   const { name, text } = preparedStatement(sql);
+  // Announced as knex announces the statements it sends, so that whoever watches them sees these too.
+  const { __knexUid, __knexTxId } = connection as { __knexUid?: string; __knexTxId?: string };
+  client.emit('query', { __knexUid, __knexTxId, sql: text, bindings: params, method: 'raw' });
   const run = async () => {
     const generation = generations.get(connection) ?? 0;
     return (await connection.query({ name: `${name}_${generation}`, text, values: params })).rows as T[];
