@@ -3,10 +3,11 @@
 // insertAsOneStatement writes units that only create rows, outside transactions: one statement is one
 // transaction, every row or none. Units that callers hand in while a statement is being written (an IdP's
 // concurrent pushes) share the next statement; if it fails, each is written alone, so one bad row fails
-// only its own. flushAsOneStatement writes a unit's creations and updates inside its transaction.
+// only its own. flushAsOneStatement writes a unit's creations and updates inside its transaction;
+// writeAsOneStatement writes them outside one, behind a guard (a claim) when it is given.
 import { ChangeSetType, EventType, JsonType, type UnitOfWork, wrap } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { plainRows } from './plain-reads.js';
+import { preparedRows, type SqlPart } from './plain-reads.js';
 
 /** Rows for one table and one set of columns: a CTE each, inserting them or updating by primary key. */
 interface RowGroup {
@@ -71,20 +72,62 @@ export async function insertAsOneStatement(em: EntityManager): Promise<boolean> 
 export async function flushAsOneStatement(em: EntityManager): Promise<void> {
   if (!em.isInTransaction()) throw new Error('flushAsOneStatement runs inside transactions.');
   const uow = em.getUnitOfWork();
-  uow.computeChangeSets();
-  const changeSets = uow.getChangeSets();
-  const onlyRows =
-    uow.getCollectionUpdates().length === 0 &&
-    uow.getExtraUpdates().size === 0 &&
-    changeSets.every(({ type }) => type === ChangeSetType.CREATE || type === ChangeSetType.UPDATE);
-  const tables = onlyRows ? rowGroups(changeSets) : null;
+  const tables = rowsOf(uow);
   if (!tables) return em.flush();
   if (tables.size === 0) return;
   await em.getEventManager().dispatchEvent(EventType.onFlush, { em, uow });
   await writeStatement(em, [tables]);
-  // As a flush leaves them: the updated entities, which the transaction's parent EntityManager may hold
-  // too, are clean, or a later flush there would write the same changes again over newer ones.
-  for (const { type, entity } of changeSets)
+  leaveAsFlushed(em, uow);
+}
+
+/** Leading CTEs of a statement that decide whether its writes happen: they do if CTE `name` returns a row. */
+export interface WriteGuard extends SqlPart {
+  name: string;
+}
+
+/**
+ * Writes every creation and update of `em`, which must not be in a transaction and is not used after (it
+ * is cleared), in one statement: one transaction, every row or none, without a round trip to begin it and
+ * one to commit it. With `guard`, the statement runs the guard's CTEs first and writes only if the guard
+ * passes: a claim and what it allows are then one atomic step. Returns whether it wrote. Fires the flush
+ * event, then the commit event, or the rollback event if the guard refused or the statement failed. A unit
+ * of work with anything but creations and updates of single-key rows cannot be written so: an error.
+ */
+export async function writeAsOneStatement(em: EntityManager, guard?: WriteGuard): Promise<boolean> {
+  if (em.isInTransaction()) throw new Error('writeAsOneStatement runs outside transactions.');
+  const uow = em.getUnitOfWork();
+  const tables = rowsOf(uow);
+  if (!tables) throw new Error('writeAsOneStatement writes creations and updates of single-key rows only.');
+  const events = em.getEventManager();
+  await events.dispatchEvent(EventType.onFlush, { em, uow });
+  let wrote = false;
+  try {
+    wrote = await writeStatement(em, [tables], guard);
+  } finally {
+    const outcome = wrote ? EventType.afterTransactionCommit : EventType.afterTransactionRollback;
+    await events.dispatchEvent(outcome, { em, uow });
+  }
+  if (wrote) leaveAsFlushed(em, uow);
+  else em.clear();
+  return wrote;
+}
+
+/** The row groups of the unit of work's changes; null if it holds more than creations and updates of rows. */
+function rowsOf(uow: UnitOfWork): Tables | null {
+  uow.computeChangeSets();
+  const onlyRows =
+    uow.getCollectionUpdates().length === 0 &&
+    uow.getExtraUpdates().size === 0 &&
+    uow.getChangeSets().every(({ type }) => type === ChangeSetType.CREATE || type === ChangeSetType.UPDATE);
+  return onlyRows ? rowGroups(uow.getChangeSets()) : null;
+}
+
+/**
+ * As a flush leaves them: the updated entities, which a parent EntityManager may hold too, are clean, or
+ * a later flush there would write the same changes again over newer ones. Then `em` is cleared.
+ */
+function leaveAsFlushed(em: EntityManager, uow: UnitOfWork): void {
+  for (const { type, entity } of uow.getChangeSets())
     if (type === ChangeSetType.UPDATE)
       wrap(entity, true).__originalEntityData = em.getComparator().prepareEntity(entity);
   em.clear();
@@ -156,7 +199,12 @@ async function writeWaiting(queue: Queue): Promise<void> {
   }
 }
 
-async function writeStatement(em: EntityManager, units: Tables[]): Promise<void> {
+/**
+ * Writes the units' rows; with `guard`, only if it passes. Returns whether the rows were written. Prepared:
+ * units of the same tables and columns share the text, and parsing and planning it took more of the
+ * database's time than the writing (bench/sso-acs).
+ */
+async function writeStatement(em: EntityManager, units: Tables[], guard?: WriteGuard): Promise<boolean> {
   const merged: Tables = new Map();
   for (const tables of units)
     for (const [id, group] of tables) {
@@ -164,25 +212,28 @@ async function writeStatement(em: EntityManager, units: Tables[]): Promise<void>
       into.rows.push(...group.rows);
       merged.set(id, into);
     }
+  if (merged.size === 0 && !guard) return true;
   const quote = (name: string) => em.getPlatform().quoteIdentifier(name);
+  const passes = guard ? `exists (select 1 from ${quote(guard.name)})` : 'true';
   // Foreign keys are checked at the end of the statement, so the tables' order does not matter.
   const writes = [...merged.values()].map(({ table, columns, key }, i) => {
     const rows = `jsonb_populate_recordset(null::${quote(table)}, ?::jsonb)`;
     if (key) {
       const set = columns.map((column) => `${quote(column)} = v.${quote(column)}`).join(', ');
-      return `t${i} as (update ${quote(table)} t set ${set} from ${rows} v where t.${quote(key)} = v.${quote(key)})`;
+      return `t${i} as (update ${quote(table)} t set ${set} from ${rows} v where t.${quote(key)} = v.${quote(key)} and ${passes})`;
     }
     const list = columns.map(quote).join(', ');
-    return `t${i} as (insert into ${quote(table)} (${list}) select ${list} from ${rows})`;
+    return `t${i} as (insert into ${quote(table)} (${list}) select ${list} from ${rows} where ${passes})`;
   });
   try {
     // The rows as bound parameters: inlined, as the ORM's execute inlines them, the JSON was escaped into
     // the statement's text and parsed with it.
-    await plainRows(
+    const [row] = await preparedRows<{ wrote: boolean }>(
       em,
-      `with ${writes.join(', ')} select 1`,
-      [...merged.values()].map(({ rows }) => JSON.stringify(rows)),
+      `with ${[...(guard ? [guard.sql] : []), ...writes].join(', ')} select ${passes} as wrote`,
+      [...(guard?.params ?? []), ...[...merged.values()].map(({ rows }) => JSON.stringify(rows))],
     );
+    return row!.wrote;
   } catch (error) {
     throw em.getDriver().convertException(error as Error);
   }
