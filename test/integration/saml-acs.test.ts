@@ -1,5 +1,6 @@
 // Every refusal of rule 10 at the assertion consumer service, driven by the IdP simulator's fault
 // switches: each is refused with its reason code and signs nobody in.
+import { setTimeout } from 'node:timers/promises';
 import { inflateRawSync } from 'node:zlib';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -137,7 +138,7 @@ describe('SAML assertion consumer service refusals', () => {
     const { browser, requestId } = await startLogin();
     const result = await post(browser, employeeResponse(requestId, 'someone@outside-corp.com').SAMLResponse);
     expect(result).toMatchObject({ status: 403, reason: 'EMAIL_NOT_IN_VERIFIED_DOMAIN' });
-    // The request was claimed for the refused response and released with it.
+    // The refused response did not claim the request.
     expect((await post(browser, employeeResponse(requestId).SAMLResponse)).status).toBe(303);
   });
 
@@ -213,6 +214,89 @@ describe('SAML assertion consumer service refusals', () => {
     // Nothing of the refused sign-in stays: the pending request was not used up by it.
     const fresh = employeeResponse(requestId);
     expect((await post(browser, fresh.SAMLResponse)).status).toBe(303);
+  });
+
+  /**
+   * Posts `response` while another transaction holds the pending request's row: once the ACS has read the
+   * request as pending and its write waits to claim it, `meanwhile` runs in that transaction, which then
+   * commits and lets the write go on.
+   */
+  async function postWhileClaimWaits(
+    browser: Browser,
+    requestId: string,
+    response: string,
+    meanwhile: (client: pg.Client) => Promise<unknown>,
+  ) {
+    const client = new pg.Client({ connectionString: stack.databaseUrl });
+    await client.connect();
+    try {
+      await client.query('begin');
+      await client.query('select 1 from sso_login_requests where id = $1 for update', [requestId]);
+      let settled = false;
+      const posted = post(browser, response).finally(() => (settled = true));
+      // Asked outside that transaction, whose view of pg_stat_activity would stay as it first read it.
+      const waitingToClaim = async () =>
+        (
+          await stack.app.orm.em
+            .fork()
+            .getConnection()
+            .execute(
+              `select 1 from pg_stat_activity
+                where datname = current_database() and wait_event_type = 'Lock' and query like '%claimed as%'`,
+            )
+        ).length === 1;
+      while (!settled && !(await waitingToClaim())) await setTimeout(5);
+      expect(settled).toBe(false);
+      await meanwhile(client);
+      await client.query('commit');
+      return await posted;
+    } finally {
+      await client.end();
+    }
+  }
+
+  const accountsWith = async (email: string) =>
+    (
+      await stack.app.orm.em
+        .fork()
+        .getConnection()
+        .execute<Array<{ n: number }>>('select count(*)::int as n from users where email = ?', [email])
+    )[0]!.n;
+
+  it('refuses as a replay a response whose request another post claimed while it signed in, writing nothing of it', async () => {
+    const email = uniqueEmail('raced', 'acs-corp.com');
+    tenant.addUser({ email, firstName: 'R', lastName: 'C', groups: [] });
+    const { browser, requestId } = await startLogin();
+    const result = await postWhileClaimWaits(
+      browser,
+      requestId,
+      employeeResponse(requestId, email).SAMLResponse,
+      (client) =>
+        client.query('update sso_login_requests set consumed_at = now() where id = $1', [requestId]),
+    );
+    expect(result).toMatchObject({ status: 403, reason: 'REPLAY' });
+    expect(browser.cookie('ci_session')).toBeUndefined();
+    // Its first sign-in would have created the account: the claim and every write are one statement.
+    expect(await accountsWith(email)).toBe(0);
+  });
+
+  it('keeps the request and the assertion usable when the sign-in’s write fails, as a failure and not a replay', async () => {
+    const email = uniqueEmail('late-account', 'acs-corp.com');
+    tenant.addUser({ email, firstName: 'L', lastName: 'A', groups: [] });
+    const { browser, requestId } = await startLogin();
+    const response = employeeResponse(requestId, email).SAMLResponse;
+    // The account is created elsewhere (an e-mail sign-in, say) after the ACS read there was none.
+    const failed = await postWhileClaimWaits(browser, requestId, response, (client) =>
+      client.query(
+        'insert into users (id, email, created_at, updated_at) values (gen_random_uuid(), $1, now(), now())',
+        [email],
+      ),
+    );
+    expect(failed.status).toBe(500);
+    expect(browser.cookie('ci_session')).toBeUndefined();
+    // Nothing was used up: the same response signs in, into the account that now exists.
+    expect((await post(browser, response)).status).toBe(303);
+    expect(await accountsWith(email)).toBe(1);
   });
 
   it('refuses an unsolicited assertion wrapped in a Response that names the thief’s own request', async () => {

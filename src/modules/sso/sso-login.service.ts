@@ -1,10 +1,10 @@
 // SP-initiated sign-in through a connection, and what follows a verified response: the account (found by
 // its identity at this connection, linked or created only through an e-mail on the parent's verified
 // domains), JIT memberships, and a session. Also the routing that sends captured e-mails to SSO.
-import type { EntityData } from '@mikro-orm/core';
+import { type EntityData, FlushMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../../config/config.js';
-import { flushAsOneStatement } from '../../db/one-statement-write.js';
+import { writeAsOneStatement, type WriteGuard } from '../../db/one-statement-write.js';
 import { entitiesOf, preparedRows, type SqlPart, sqlValue } from '../../db/plain-reads.js';
 import { addSeconds, type Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
@@ -81,7 +81,7 @@ interface SignInRow {
   directory_groups: string[] | null;
 }
 
-/** What claiming the pending request a SAML response answers needs (see SsoLoginService.claim). */
+/** The pending request a SAML response answers, and what claiming it records (claimGuard). */
 interface Claim {
   requestId: string;
   connectionId: string;
@@ -91,68 +91,72 @@ interface Claim {
   notOnOrAfter: Date;
 }
 
-/**
- * The CTEs `claimed` (the pending request, consumed if it is this connection's, this browser's, not
- * expired and not used) and `recorded` (the assertion ID, single use), and their values. The statement
- * selects CLAIMED_COLUMN: as JSON, since a prepared statement whose columns a migration changed fails
- * inside a transaction.
- */
-function claimStatement(claim: Claim): SqlPart {
+/** The pending request a claim is of: this connection's, this browser's, not expired and not used. */
+function pendingRequest(claim: Claim): SqlPart {
   return {
-    sql: `claimed as (update sso_login_requests set consumed_at = ?
-                       where id = ? and connection_id = ? and browser_hash = ? and expires_at > ?
-                         and consumed_at is null
-                      returning *),
-          recorded as (insert into sso_consumed_assertions (connection_id, assertion_id, expires_at)
-                       select connection_id, ?, ? from claimed)`,
-    params: [
-      claim.now,
-      claim.requestId,
-      claim.connectionId,
-      claim.browserHash,
-      claim.now,
-      claim.assertionId,
-      claim.notOnOrAfter,
-    ],
+    sql: `id = ? and connection_id = ? and browser_hash = ? and expires_at > ? and consumed_at is null`,
+    params: [claim.requestId, claim.connectionId, claim.browserHash, claim.now],
   };
 }
 
-const CLAIMED_COLUMN = '(select to_jsonb(c) from claimed c) as claimed';
+/**
+ * The guard of a sign-in's writes: the CTEs `claimed` (the pending request, consumed) and `recorded` (the
+ * assertion ID, single use). The sign-in's rows are written only with the claim, in the same statement.
+ */
+function claimGuard(claim: Claim): WriteGuard {
+  const pending = pendingRequest(claim);
+  return {
+    name: 'claimed',
+    sql: `claimed as (update sso_login_requests set consumed_at = ? where ${pending.sql}
+                      returning connection_id),
+          recorded as (insert into sso_consumed_assertions (connection_id, assertion_id, expires_at)
+                       select connection_id, ?, ? from claimed)`,
+    params: [claim.now, ...pending.params, claim.assertionId, claim.notOnOrAfter],
+  };
+}
 
 /** PostgreSQL's unique violation: an assertion ID recorded before is a replay. */
 const UNIQUE_VIOLATION = '23505';
 
+/** Refuses as a replay the unique violation of an assertion ID recorded before. */
 async function refusingReplays<T>(claiming: () => Promise<T>): Promise<T> {
   try {
     return await claiming();
   } catch (error) {
-    if ((error as { code?: string }).code === UNIQUE_VIOLATION)
+    const { code, constraint } = error as { code?: string; constraint?: string };
+    if (code === UNIQUE_VIOLATION && constraint === 'sso_consumed_assertions_pkey')
       throw new SsoRefusedError(SsoRefusal.REPLAY, 'replay');
     throw error;
   }
 }
 
 /**
+ * The pending request, selected as JSON: a prepared statement whose columns a migration changed fails,
+ * and this one's shape stays.
+ */
+const PENDING_COLUMN = '(select to_jsonb(p) from pending p) as pending';
+
+/**
  * Everything a sign-in reads before it writes, in one statement: a round trip per read was most of an
  * ACS's database time. Prepared, which took a third off its database time; its columns are booleans and
  * JSON, so a migration that adds a column changes what it returns, never its shape. The context is null
  * when the e-mail is not on a verified domain of the connection's parent. With `claim`, the same statement
- * first claims the pending request (SAML), and `claimed` is the request, null if it could not be claimed.
+ * reads the pending request (SAML), and `pending` is the request, null if there is none to claim.
  */
 async function readSignIn(
   em: EntityManager,
   connection: SsoConnection,
   profile: IdpProfile,
   claim?: Claim,
-): Promise<{ claimed: EntityData<SsoLoginRequest> | null; context: SignInContext | null }> {
+): Promise<{ pending: EntityData<SsoLoginRequest> | null; context: SignInContext | null }> {
   const parentId = connection.parent.id;
   const onVerifiedDomain = onVerifiedDomainExpression(sqlValue(parentId), profile.email);
-  if (!onVerifiedDomain && !claim) return { claimed: null, context: null };
+  if (!onVerifiedDomain && !claim) return { pending: null, context: null };
   const captured = onVerifiedDomain ?? { sql: 'false', params: [] };
-  const claiming = claim ? claimStatement(claim) : undefined;
-  const [row] = await preparedRows<SignInRow & { claimed?: EntityData<SsoLoginRequest> | null }>(
+  const pending = claim ? pendingRequest(claim) : undefined;
+  const [row] = await preparedRows<SignInRow & { pending?: EntityData<SsoLoginRequest> | null }>(
     em,
-    `with ${claiming ? `${claiming.sql},` : ''}
+    `with ${pending ? `pending as (select * from sso_login_requests where ${pending.sql}),` : ''}
           identity as (select * from sso_identities where connection_id = ? and subject = ?),
           account as (select * from users where id = (select user_id from identity)
                       union all
@@ -160,7 +164,7 @@ async function readSignIn(
           jit as (select * from organizations
                    where parent_id = ? and jit_enabled and not advanced_group_mappings),
           mapped as (select * from organizations where parent_id = ? and advanced_group_mappings)
-     select ${claiming ? `${CLAIMED_COLUMN},` : ''}
+     select ${pending ? `${PENDING_COLUMN},` : ''}
             ${captured.sql} as captured,
             (select to_jsonb(i) from identity i) as identity,
             (select to_jsonb(a) from account a) as account,
@@ -181,7 +185,7 @@ async function readSignIn(
                 where du.user_id = (select id from account) and du.active and d.parent_id = ?)
             end as directory_groups`,
     [
-      ...(claiming?.params ?? []),
+      ...(pending?.params ?? []),
       connection.id,
       profile.subject,
       profile.email,
@@ -193,7 +197,7 @@ async function readSignIn(
       parentId,
     ],
   );
-  return { claimed: row?.claimed ?? null, context: row ? signInContext(em, row) : null };
+  return { pending: row?.pending ?? null, context: row ? signInContext(em, row) : null };
 }
 
 /** The entities of what readSignIn read; null when the e-mail is not on a verified domain of the parent. */
@@ -211,6 +215,14 @@ function signInContext(em: EntityManager, row: SignInRow): SignInContext | null 
     mappedOrganizations: entitiesOf(em, Organization, row.mapped_organizations),
     directoryGroups: row.directory_groups,
   };
+}
+
+/**
+ * What a sign-in reads into and writes from (SsoLoginService.complete): outside transactions, since its writes
+ * are one statement, and flushed by that statement only. It holds what `scope.em` has read (the connection).
+ */
+export function signInEntityManager(scope: Scope): EntityManager {
+  return scope.em.fork({ clear: false, flushMode: FlushMode.COMMIT });
 }
 
 export class SsoLoginService {
@@ -300,7 +312,7 @@ export class SsoLoginService {
     if (!connection || connection.protocol !== SsoProtocol.SAML)
       throw new SsoRefusedError(SsoRefusal.CONNECTION_NOT_ENABLED, 'connection');
     const validator = await this.schemaValidator();
-    // The request the response answers, once claimed: a refused test is recorded as the connection's.
+    // The request the response answers, once read: a refused test is recorded as the connection's.
     const answered: { request?: SsoLoginRequest } = {};
     try {
       const result = await consumeSamlResponse({
@@ -322,20 +334,19 @@ export class SsoLoginService {
         assertionId: result.assertionId,
         notOnOrAfter: result.notOnOrAfter,
       };
-      // Claimed first, in the transaction: a refusal below rolls the claim back, and the browser may try
-      // again. The claim and the sign-in's reads are one statement.
-      return await scope.em.transactional(async (em) => {
-        let profile: IdpProfile;
-        try {
-          profile = this.profileOf(connection, result);
-        } catch (error) {
-          answered.request = await this.claim(em, claim);
-          throw error;
-        }
-        const { claimed, context } = await refusingReplays(() => readSignIn(em, connection, profile, claim));
-        const pending = (answered.request = await this.claimed(em, claim, claimed));
-        return this.complete(em, scope, connection, pending, profile, context);
-      });
+      // Claimed only with the sign-in's writes, in their statement: a refusal before it leaves the request
+      // pending, and the browser may try again. The pending request and the sign-in's reads are one statement.
+      const em = signInEntityManager(scope);
+      let profile: IdpProfile;
+      try {
+        profile = this.profileOf(connection, result);
+      } catch (error) {
+        answered.request = await this.pendingRequest(em, claim);
+        throw error;
+      }
+      const read = await readSignIn(em, connection, profile, claim);
+      const pending = (answered.request = await this.answered(em, claim, read.pending));
+      return await this.complete(em, scope, connection, pending, profile, read.context, claim);
     } catch (error) {
       if (error instanceof SsoRefusedError) {
         this.logger.warn(
@@ -352,7 +363,9 @@ export class SsoLoginService {
   /**
    * After the protocol checks: a test records success; a login finds the identity by (connection,
    * subject), else links the account of a verified-domain e-mail or creates it, updates the profile,
-   * provisions JIT memberships and issues a session. `read`: the sign-in's context, if already read.
+   * provisions JIT memberships and issues a session. `em` is a signInEntityManager; `read`: the sign-in's
+   * context, if already read. With `claim`, everything is written only if the pending request can still be
+   * claimed (SAML: its claim is this statement's); a request claimed meanwhile is refused as a replay.
    */
   async complete(
     em: EntityManager,
@@ -361,6 +374,7 @@ export class SsoLoginService {
     pending: SsoLoginRequest,
     profile: IdpProfile,
     read?: SignInContext | null,
+    claim?: Claim,
   ): Promise<SsoOutcome> {
     const context = read === undefined ? (await readSignIn(em, connection, profile)).context : read;
     if (!context) {
@@ -374,6 +388,7 @@ export class SsoLoginService {
         targetId: connection.id,
         after: { succeeded: true, testerUserId: pending.tester?.id ?? null, email: profile.email },
       });
+      await this.write(em, claim);
       return { kind: 'test', connection, email: profile.email };
     }
     if (connection.state !== SsoConnectionState.ACTIVE)
@@ -416,10 +431,21 @@ export class SsoLoginService {
       context.mappedOrganizations,
     );
     const issued = this.sessions.issue(em, scope, user, AuthMethod.SSO);
-    // The sign-in's writes (identity, account, memberships, session, audit) in one statement: as a flush's
-    // statement each, they took a quarter of a sign-in.
-    await flushAsOneStatement(em);
+    await this.write(em, claim);
     return { kind: 'login', issued, connection };
+  }
+
+  /**
+   * The sign-in's writes (identity, account, memberships, session, audit, the claim) in one statement: as a
+   * flush's statement each, they took a quarter of a sign-in, and a transaction around them two more round
+   * trips.
+   */
+  private async write(em: EntityManager, claim: Claim | undefined): Promise<void> {
+    if (claim) {
+      const wrote = await refusingReplays(() => writeAsOneStatement(em, claimGuard(claim)));
+      // Claimed by another post since it was read: refused, as answered refuses a request not pending.
+      if (!wrote) await this.answered(em, claim, null);
+    } else await writeAsOneStatement(em);
   }
 
   /**
@@ -501,33 +527,27 @@ export class SsoLoginService {
     }
   }
 
-  /**
-   * Claims the pending request this response answers and records the assertion ID (claimStatement), in
-   * one statement: single use across instances, for the request and for the assertion. For a response
-   * refused before the sign-in's reads; readSignIn claims otherwise.
-   */
-  private async claim(em: EntityManager, claim: Claim): Promise<SsoLoginRequest> {
-    const claiming = claimStatement(claim);
-    const [row] = await refusingReplays(() =>
-      preparedRows<{ claimed: EntityData<SsoLoginRequest> | null }>(
-        em,
-        `with ${claiming.sql} select ${CLAIMED_COLUMN}`,
-        claiming.params,
-      ),
+  /** The pending request this response answers (answered), for a response refused before the sign-in's reads. */
+  private async pendingRequest(em: EntityManager, claim: Claim): Promise<SsoLoginRequest> {
+    const pending = pendingRequest(claim);
+    const [row] = await preparedRows<{ pending: EntityData<SsoLoginRequest> | null }>(
+      em,
+      `with pending as (select * from sso_login_requests where ${pending.sql}) select ${PENDING_COLUMN}`,
+      pending.params,
     );
-    return this.claimed(em, claim, row?.claimed ?? null);
+    return this.answered(em, claim, row?.pending ?? null);
   }
 
   /**
-   * The request a claim consumed. Only a refused claim reads the request again, to tell a replay from a
-   * response nobody here asked for.
+   * The pending request a response answers; none is refused. Only then is the request read again, to tell
+   * a replay from a response nobody here asked for.
    */
-  private async claimed(
+  private async answered(
     em: EntityManager,
     claim: Claim,
-    claimed: EntityData<SsoLoginRequest> | null,
+    pending: EntityData<SsoLoginRequest> | null,
   ): Promise<SsoLoginRequest> {
-    if (claimed) return entitiesOf(em, SsoLoginRequest, [claimed])[0]!;
+    if (pending) return entitiesOf(em, SsoLoginRequest, [pending])[0]!;
     const used = await em.count(SsoLoginRequest, {
       id: claim.requestId,
       connection: claim.connectionId,

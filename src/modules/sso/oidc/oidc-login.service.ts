@@ -18,7 +18,7 @@ import { User } from '../../sessions/user.entity.js';
 import { SsoConnection, SsoConnectionState, SsoProtocol } from '../sso-connection.entity.js';
 import type { SsoConnectionService } from '../sso-connection.service.js';
 import { SsoLoginPurpose, SsoLoginRequest } from '../sso-login-request.entity.js';
-import type { SsoLoginService, SsoOutcome } from '../sso-login.service.js';
+import { signInEntityManager, type SsoLoginService, type SsoOutcome } from '../sso-login.service.js';
 import { SsoRefusal, SsoRefusedError } from '../sso.errors.js';
 import { profileFromClaims } from './oidc-claims.js';
 import type { OidcClients } from './oidc-client.js';
@@ -128,9 +128,7 @@ export class OidcLoginService {
       );
       const profile = profileFromClaims(connection.attributeMapping, claims);
       const answered = pending;
-      return await scope.em.transactional((em) =>
-        this.ssoLogin.complete(em, scope, connection, answered, profile),
-      );
+      return await this.ssoLogin.complete(signInEntityManager(scope), scope, connection, answered, profile);
     } catch (error) {
       if (error instanceof SsoRefusedError) {
         this.logger.warn(
