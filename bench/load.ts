@@ -2,7 +2,7 @@
 // `load`: a closed-loop load generator (autocannon is not installed): `connections` keep-alive connections,
 // each sending its next request as soon as the previous answer is read, for a fixed time.
 // `push`: a fixed list of requests sent in order by `connections` keep-alive connections, as an IdP's
-// clients push a directory; every answer comes back.
+// clients push a directory or browsers post sign-ins; every answer comes back.
 import http from 'node:http';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { forEachConcurrently } from '../src/lib/concurrency.js';
@@ -44,32 +44,63 @@ export interface PushOptions {
 export interface PushResult {
   /** From the first request sent to the last answer read. */
   seconds: number;
-  /** In the order of the requests. */
-  responses: Array<{ status: number; body: string }>;
+  /** In the order of the requests; `location` is a redirect's. */
+  responses: Array<{ status: number; location: string | null; body: string }>;
 }
 
 type Job = { kind: 'load'; options: LoadOptions } | { kind: 'push'; options: PushOptions };
 
+/** A worker thread that runs jobs one at a time, kept between them: a bench that times rounds starts it once. */
+export class LoadWorker {
+  private readonly worker = new Worker(new URL(import.meta.url), { workerData: { jobs: true } });
+
+  load(options: LoadOptions): Promise<LoadResult> {
+    return this.run({ kind: 'load', options });
+  }
+
+  push(options: PushOptions): Promise<PushResult> {
+    return this.run({ kind: 'push', options });
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+
+  private run<T>(job: Job): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const failed = (error: Error) => {
+        this.worker.off('message', done);
+        reject(error);
+      };
+      const done = (result: T) => {
+        this.worker.off('error', failed);
+        resolve(result);
+      };
+      this.worker.once('message', done);
+      this.worker.once('error', failed);
+      this.worker.postMessage(job);
+    });
+  }
+}
+
 export function load(options: LoadOptions): Promise<LoadResult> {
-  return inWorker({ kind: 'load', options });
+  return once((worker) => worker.load(options));
 }
 
 export function push(options: PushOptions): Promise<PushResult> {
-  return inWorker({ kind: 'push', options });
+  return once((worker) => worker.push(options));
 }
 
-function inWorker<T>(job: Job): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL(import.meta.url), { workerData: job });
-    worker.once('message', (result: T) => resolve(result));
-    worker.once('error', reject);
-    worker.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`The load worker exited with ${code}.`));
-    });
-  });
+async function once<T>(job: (worker: LoadWorker) => Promise<T>): Promise<T> {
+  const worker = new LoadWorker();
+  try {
+    return await job(worker);
+  } finally {
+    await worker.close();
+  }
 }
 
-function send(agent: http.Agent, options: PushRequest): Promise<{ status: number; body: string }> {
+function send(agent: http.Agent, options: PushRequest): Promise<PushResult['responses'][number]> {
   return new Promise((resolve, reject) => {
     const request = http.request(options.url, { method: options.method, headers: options.headers, agent });
     request.once('error', reject);
@@ -77,7 +108,11 @@ function send(agent: http.Agent, options: PushRequest): Promise<{ status: number
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.once('end', () =>
-        resolve({ status: response.statusCode!, body: Buffer.concat(chunks).toString() }),
+        resolve({
+          status: response.statusCode!,
+          location: response.headers.location ?? null,
+          body: Buffer.concat(chunks).toString(),
+        }),
       );
     });
     request.end(options.body);
@@ -136,7 +171,8 @@ async function runPush({ requests, connections }: PushOptions): Promise<PushResu
   return { seconds, responses };
 }
 
-const job = workerData as Job | undefined;
-if (!isMainThread && job?.kind) {
-  parentPort!.postMessage(job.kind === 'load' ? await run(job.options) : await runPush(job.options));
+if (!isMainThread && (workerData as { jobs?: boolean } | undefined)?.jobs) {
+  parentPort!.on('message', async (job: Job) =>
+    parentPort!.postMessage(job.kind === 'load' ? await run(job.options) : await runPush(job.options)),
+  );
 }
