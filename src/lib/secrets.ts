@@ -18,9 +18,13 @@ export function sha256(value: string): string {
   return createHash('sha256').update(value, 'utf8').digest('hex');
 }
 
-/** Equal-length hex digests or any two strings: compared without early exit. */
+/**
+ * Two strings compared without early exit: the time tells only whether their lengths match, and every
+ * value compared here has a public length (hex digests, a DNS record of a published format). Hashing both
+ * first hid that too, at two digests a compare: 3% of a background domain check's time.
+ */
 export function constantTimeEqual(a: string, b: string): boolean {
-  const left = createHash('sha256').update(a, 'utf8').digest();
-  const right = createHash('sha256').update(b, 'utf8').digest();
-  return timingSafeEqual(left, right) && a.length === b.length;
+  const left = Buffer.from(a, 'utf8');
+  const right = Buffer.from(b, 'utf8');
+  return left.length === right.length && timingSafeEqual(left, right);
 }
