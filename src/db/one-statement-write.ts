@@ -7,7 +7,7 @@
 // writeAsOneStatement writes them outside one, behind a guard (a claim) when it is given.
 import { ChangeSetType, EventType, JsonType, type UnitOfWork, wrap } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { preparedRows, type SqlPart } from './plain-reads.js';
+import { plainRows, preparedRows, type SqlPart } from './plain-reads.js';
 
 /** Rows for one table and one set of columns: a CTE each, inserting them or updating by primary key. */
 interface RowGroup {
@@ -102,7 +102,7 @@ export async function writeAsOneStatement(em: EntityManager, guard?: WriteGuard)
   await events.dispatchEvent(EventType.onFlush, { em, uow });
   let wrote = false;
   try {
-    wrote = await writeStatement(em, [tables], guard);
+    wrote = await writeStatement(em, [tables], { guard, prepared: true });
   } finally {
     const outcome = wrote ? EventType.afterTransactionCommit : EventType.afterTransactionRollback;
     await events.dispatchEvent(outcome, { em, uow });
@@ -200,11 +200,16 @@ async function writeWaiting(queue: Queue): Promise<void> {
 }
 
 /**
- * Writes the units' rows; with `guard`, only if it passes. Returns whether the rows were written. Prepared:
- * units of the same tables and columns share the text, and parsing and planning it took more of the
- * database's time than the writing (bench/sso-acs).
+ * Writes the units' rows; with `guard`, only if it passes. Returns whether the rows were written.
+ * `prepared` for a unit of work of a few shapes, as a sign-in's: its groups are written in the order of
+ * their tables and columns, so each shape has one text, and parsing and planning a sign-in's write took
+ * more of the database's time than writing it (bench/sso-acs). Bulk writes, of many shapes, are not.
  */
-async function writeStatement(em: EntityManager, units: Tables[], guard?: WriteGuard): Promise<boolean> {
+async function writeStatement(
+  em: EntityManager,
+  units: Tables[],
+  { guard, prepared = false }: { guard?: WriteGuard; prepared?: boolean } = {},
+): Promise<boolean> {
   const merged: Tables = new Map();
   for (const tables of units)
     for (const [id, group] of tables) {
@@ -213,10 +218,11 @@ async function writeStatement(em: EntityManager, units: Tables[], guard?: WriteG
       merged.set(id, into);
     }
   if (merged.size === 0 && !guard) return true;
+  const groups = [...merged.keys()].sort().map((id) => merged.get(id)!);
   const quote = (name: string) => em.getPlatform().quoteIdentifier(name);
   const passes = guard ? `exists (select 1 from ${quote(guard.name)})` : 'true';
   // Foreign keys are checked at the end of the statement, so the tables' order does not matter.
-  const writes = [...merged.values()].map(({ table, columns, key }, i) => {
+  const writes = groups.map(({ table, columns, key }, i) => {
     const rows = `jsonb_populate_recordset(null::${quote(table)}, ?::jsonb)`;
     if (key) {
       const set = columns.map((column) => `${quote(column)} = v.${quote(column)}`).join(', ');
@@ -228,10 +234,10 @@ async function writeStatement(em: EntityManager, units: Tables[], guard?: WriteG
   try {
     // The rows as bound parameters: inlined, as the ORM's execute inlines them, the JSON was escaped into
     // the statement's text and parsed with it.
-    const [row] = await preparedRows<{ wrote: boolean }>(
+    const [row] = await (prepared ? preparedRows : plainRows)<{ wrote: boolean }>(
       em,
       `with ${[...(guard ? [guard.sql] : []), ...writes].join(', ')} select ${passes} as wrote`,
-      [...(guard?.params ?? []), ...[...merged.values()].map(({ rows }) => JSON.stringify(rows))],
+      [...(guard?.params ?? []), ...groups.map(({ rows }) => JSON.stringify(rows))],
     );
     return row!.wrote;
   } catch (error) {
