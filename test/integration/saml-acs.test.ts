@@ -5,7 +5,11 @@ import { inflateRawSync } from 'node:zlib';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IdpTenant, SamlFaults } from '../../simulators/idp/index.js';
-import { DirectoryCreateDocument, type SsoConnectionFieldsFragment } from '../generated/graphql.js';
+import {
+  DirectoryCreateDocument,
+  type SsoConnectionFieldsFragment,
+  SsoConnectionTestDocument,
+} from '../generated/graphql.js';
 import type { Browser } from '../support/browser.js';
 import {
   browserFor,
@@ -278,6 +282,38 @@ describe('SAML assertion consumer service refusals', () => {
     expect(browser.cookie('ci_session')).toBeUndefined();
     // Its first sign-in would have created the account: the claim and every write are one statement.
     expect(await accountsWith(email)).toBe(0);
+  });
+
+  it('leaves a test login’s result to the post that claimed it: the same response posted meanwhile is a replay, not a failed test', async () => {
+    const owner = await ssoSignIn(stack, connection, tenant, parent.owner.email);
+    const { ssoConnectionTest } = await stack.gqlOk(SsoConnectionTestDocument, { id: connection.id }, owner);
+    const browser = browserFor(stack, owner);
+    const start = await browser.get(ssoConnectionTest.testUrl!);
+    const request = new URL(start.headers.get('location')!).searchParams.get('SAMLRequest')!;
+    const requestId = /\sID="([^"]+)"/.exec(
+      inflateRawSync(Buffer.from(request, 'base64')).toString('utf8'),
+    )![1]!;
+    const result = await postWhileClaimWaits(
+      browser,
+      requestId,
+      employeeResponse(requestId, parent.owner.email).SAMLResponse,
+      // The other post of the response: it claims the request and records the test as passed.
+      async (client) => {
+        await client.query('update sso_login_requests set consumed_at = now() where id = $1', [requestId]);
+        await client.query(
+          'update sso_connections set last_test_succeeded = true, last_test_error = null where id = $1',
+          [connection.id],
+        );
+      },
+    );
+    expect(result).toMatchObject({ status: 403, reason: 'REPLAY' });
+    const [tested] = await stack.app.orm.em
+      .fork()
+      .getConnection()
+      .execute('select last_test_succeeded, last_test_error from sso_connections where id = ?', [
+        connection.id,
+      ]);
+    expect(tested).toEqual({ last_test_succeeded: true, last_test_error: null });
   });
 
   it('keeps the request and the assertion usable when the sign-in’s write fails, as a failure and not a replay', async () => {

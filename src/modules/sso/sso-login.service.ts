@@ -92,10 +92,19 @@ interface Claim {
 }
 
 /** The pending request a claim is of: this connection's, this browser's, not expired and not used. */
-function pendingRequest(claim: Claim): SqlPart {
+function pendingCondition(claim: Claim): SqlPart {
   return {
     sql: `id = ? and connection_id = ? and browser_hash = ? and expires_at > ? and consumed_at is null`,
     params: [claim.requestId, claim.connectionId, claim.browserHash, claim.now],
+  };
+}
+
+/** The CTE `pending`: the pending request a claim is of, read and not claimed; PENDING_COLUMN selects it. */
+function pendingCte(claim: Claim): SqlPart {
+  const pending = pendingCondition(claim);
+  return {
+    sql: `pending as (select * from sso_login_requests where ${pending.sql})`,
+    params: pending.params,
   };
 }
 
@@ -104,7 +113,7 @@ function pendingRequest(claim: Claim): SqlPart {
  * assertion ID, single use). The sign-in's rows are written only with the claim, in the same statement.
  */
 function claimGuard(claim: Claim): WriteGuard {
-  const pending = pendingRequest(claim);
+  const pending = pendingCondition(claim);
   return {
     name: 'claimed',
     sql: `claimed as (update sso_login_requests set consumed_at = ? where ${pending.sql}
@@ -153,10 +162,10 @@ async function readSignIn(
   const onVerifiedDomain = onVerifiedDomainExpression(sqlValue(parentId), profile.email);
   if (!onVerifiedDomain && !claim) return { pending: null, context: null };
   const captured = onVerifiedDomain ?? { sql: 'false', params: [] };
-  const pending = claim ? pendingRequest(claim) : undefined;
+  const pending = claim ? pendingCte(claim) : undefined;
   const [row] = await preparedRows<SignInRow & { pending?: EntityData<SsoLoginRequest> | null }>(
     em,
-    `with ${pending ? `pending as (select * from sso_login_requests where ${pending.sql}),` : ''}
+    `with ${pending ? `${pending.sql},` : ''}
           identity as (select * from sso_identities where connection_id = ? and subject = ?),
           account as (select * from users where id = (select user_id from identity)
                       union all
@@ -341,7 +350,7 @@ export class SsoLoginService {
       try {
         profile = this.profileOf(connection, result);
       } catch (error) {
-        answered.request = await this.pendingRequest(em, claim);
+        answered.request = await this.readPending(em, claim);
         throw error;
       }
       const read = await readSignIn(em, connection, profile, claim);
@@ -353,7 +362,8 @@ export class SsoLoginService {
           { connectionId, reason: error.reason, check: error.check, detail: error.message },
           'SSO response refused',
         );
-        if (answered.request?.purpose === SsoLoginPurpose.TEST)
+        // A replay is not this test's result: the post that claimed the request recorded it.
+        if (answered.request?.purpose === SsoLoginPurpose.TEST && error.reason !== SsoRefusal.REPLAY)
           await this.recordTest(scope.em, connection.id, false, error.reason);
       }
       throw error;
@@ -528,11 +538,11 @@ export class SsoLoginService {
   }
 
   /** The pending request this response answers (answered), for a response refused before the sign-in's reads. */
-  private async pendingRequest(em: EntityManager, claim: Claim): Promise<SsoLoginRequest> {
-    const pending = pendingRequest(claim);
+  private async readPending(em: EntityManager, claim: Claim): Promise<SsoLoginRequest> {
+    const pending = pendingCte(claim);
     const [row] = await preparedRows<{ pending: EntityData<SsoLoginRequest> | null }>(
       em,
-      `with pending as (select * from sso_login_requests where ${pending.sql}) select ${PENDING_COLUMN}`,
+      `with ${pending.sql} select ${PENDING_COLUMN}`,
       pending.params,
     );
     return this.answered(em, claim, row?.pending ?? null);

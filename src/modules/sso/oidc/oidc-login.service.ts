@@ -127,8 +127,7 @@ export class OidcLoginService {
         { state: pending.id, codeVerifier: pending.codeVerifier, nonce: pending.nonce },
       );
       const profile = profileFromClaims(connection.attributeMapping, claims);
-      const answered = pending;
-      return await this.ssoLogin.complete(signInEntityManager(scope), scope, connection, answered, profile);
+      return await this.ssoLogin.complete(signInEntityManager(scope), scope, connection, pending, profile);
     } catch (error) {
       if (error instanceof SsoRefusedError) {
         this.logger.warn(
