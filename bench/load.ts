@@ -50,7 +50,10 @@ export interface PushResult {
 
 type Job = { kind: 'load'; options: LoadOptions } | { kind: 'push'; options: PushOptions };
 
-/** A worker thread that runs jobs one at a time, kept between them: a bench that times rounds starts it once. */
+/**
+ * A worker thread that runs jobs one at a time, kept between them: a bench that times rounds starts it
+ * once.
+ */
 export class LoadWorker {
   private readonly worker = new Worker(new URL(import.meta.url), { workerData: { jobs: true } });
 
@@ -68,16 +71,15 @@ export class LoadWorker {
 
   private run<T>(job: Job): Promise<T> {
     return new Promise((resolve, reject) => {
-      const failed = (error: Error) => {
-        this.worker.off('message', done);
-        reject(error);
+      const settle = (outcome: () => void) => {
+        this.worker.off('message', done).off('error', failed).off('exit', exited);
+        outcome();
       };
-      const done = (result: T) => {
-        this.worker.off('error', failed);
-        resolve(result);
-      };
-      this.worker.once('message', done);
-      this.worker.once('error', failed);
+      const done = (result: T) => settle(() => resolve(result));
+      const failed = (error: Error) => settle(() => reject(error));
+      const exited = (code: number) =>
+        settle(() => reject(new Error(`The load worker exited with ${code}.`)));
+      this.worker.on('message', done).on('error', failed).on('exit', exited);
       this.worker.postMessage(job);
     });
   }

@@ -44,10 +44,15 @@ describe('SAML assertion consumer service refusals', () => {
     await stack?.close();
   });
 
-  /** Starts a login in a fresh browser; returns the browser and the AuthnRequest ID it is waiting for. */
-  async function startLogin(): Promise<{ browser: Browser; requestId: string }> {
-    const browser = browserFor(stack);
-    const start = await browser.get(connection.loginUrl);
+  /**
+   * Starts a login in a fresh browser (or a test login at `startUrl` in `browser`); returns the browser and
+   * the AuthnRequest ID it is waiting for.
+   */
+  async function startLogin(
+    browser = browserFor(stack),
+    startUrl = connection.loginUrl,
+  ): Promise<{ browser: Browser; requestId: string }> {
+    const start = await browser.get(startUrl);
     expect(start.status).toBe(302);
     const request = new URL(start.headers.get('location')!).searchParams.get('SAMLRequest')!;
     const xml = inflateRawSync(Buffer.from(request, 'base64')).toString('utf8');
@@ -287,12 +292,7 @@ describe('SAML assertion consumer service refusals', () => {
   it('leaves a test login’s result to the post that claimed it: the same response posted meanwhile is a replay, not a failed test', async () => {
     const owner = await ssoSignIn(stack, connection, tenant, parent.owner.email);
     const { ssoConnectionTest } = await stack.gqlOk(SsoConnectionTestDocument, { id: connection.id }, owner);
-    const browser = browserFor(stack, owner);
-    const start = await browser.get(ssoConnectionTest.testUrl!);
-    const request = new URL(start.headers.get('location')!).searchParams.get('SAMLRequest')!;
-    const requestId = /\sID="([^"]+)"/.exec(
-      inflateRawSync(Buffer.from(request, 'base64')).toString('utf8'),
-    )![1]!;
+    const { browser, requestId } = await startLogin(browserFor(stack, owner), ssoConnectionTest.testUrl!);
     const result = await postWhileClaimWaits(
       browser,
       requestId,

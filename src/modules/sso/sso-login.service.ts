@@ -227,8 +227,9 @@ function signInContext(em: EntityManager, row: SignInRow): SignInContext | null 
 }
 
 /**
- * What a sign-in reads into and writes from (SsoLoginService.complete): outside transactions, since its writes
- * are one statement, and flushed by that statement only. It holds what `scope.em` has read (the connection).
+ * What a sign-in reads into and writes from (SsoLoginService.complete): outside transactions, since its
+ * writes are one statement, and flushed by that statement only. It holds what `scope.em` has read (the
+ * connection).
  */
 export function signInEntityManager(scope: Scope): EntityManager {
   return scope.em.fork({ clear: false, flushMode: FlushMode.COMMIT });
@@ -344,7 +345,8 @@ export class SsoLoginService {
         notOnOrAfter: result.notOnOrAfter,
       };
       // Claimed only with the sign-in's writes, in their statement: a refusal before it leaves the request
-      // pending, and the browser may try again. The pending request and the sign-in's reads are one statement.
+      // pending, and the browser may try again. The pending request and the sign-in's reads are one
+      // statement.
       const em = signInEntityManager(scope);
       let profile: IdpProfile;
       try {
@@ -537,7 +539,7 @@ export class SsoLoginService {
     }
   }
 
-  /** The pending request this response answers (answered), for a response refused before the sign-in's reads. */
+  /** The pending request this response answers (as answered), for a response refused before the reads. */
   private async readPending(em: EntityManager, claim: Claim): Promise<SsoLoginRequest> {
     const pending = pendingCte(claim);
     const [row] = await preparedRows<{ pending: EntityData<SsoLoginRequest> | null }>(
