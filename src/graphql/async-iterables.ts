@@ -5,6 +5,7 @@
 // it. Pulled through async iterators (an await per layer, then graphql-ws's own per message), a delivery
 // cost about ten promises per subscriber, and MikroORM's AsyncLocalStorage puts a hook on every promise:
 // at a thousand subscribers that was a third of a fan-out.
+import { held } from '../lib/concurrency.js';
 import { endingIterator, PUSH, type Pushable } from '../lib/events.js';
 
 /** What a filtered stream filters, for deliverEvents to check events itself. */
@@ -98,6 +99,30 @@ function whenSettled<V>(
 }
 
 /**
+ * An event as received, its check already started: a burst's checks (a query each) then run together,
+ * not each after the last event before it was delivered. A check started on arrival is still made after
+ * the event was published, which is all a check promises (guarded-stream.ts).
+ */
+interface Received<T> {
+  event: T;
+  kept: () => boolean | Promise<boolean>;
+}
+
+/** `compute` called now; what it returned (or threw) handed over (or thrown) when asked for. */
+function startedNow<V>(compute: () => V): () => V {
+  try {
+    const value = compute();
+    // Its failure is handled when its turn comes; meanwhile it is not an unhandled rejection.
+    if (value instanceof Promise) held(value);
+    return () => value;
+  } catch (error) {
+    return () => {
+      throw error;
+    };
+  }
+}
+
+/**
  * Hands every event of `source` its filter keeps, mapped, to `deliver`, one at a time and in order, and
  * returns the iterator the transport holds for the subscription: its next() settles only when the
  * stream ends (done) or fails (rejected), and return() ends it (the client completed it or left).
@@ -112,7 +137,7 @@ export function deliverEvents<T, U>(
   const filtered = (source as { [FILTERED]?: Filtered<T> })[FILTERED];
   const iterator = filtered?.iterator ?? source[Symbol.asyncIterator]();
   const keep = filtered?.keep ?? (() => true);
-  const waiting: T[] = [];
+  const waiting: Received<T>[] = [];
   let busy = false;
   let draining = false;
   let sourceEnded = false;
@@ -143,12 +168,12 @@ export function deliverEvents<T, U>(
     busy = false;
     drain();
   };
-  const handle = (event: T) =>
+  const handle = ({ event, kept }: Received<T>) =>
     whenSettled(
-      () => keep(event),
-      (kept) => {
+      kept,
+      (allowed) => {
         if (ended) return;
-        if (!kept) return handled();
+        if (!allowed) return handled();
         whenSettled(
           () => map(event),
           (value) => {
@@ -176,7 +201,7 @@ export function deliverEvents<T, U>(
   const received = (event: T) => {
     if (ended) return;
     if (waiting.length >= MAX_WAITING) return end();
-    waiting.push(event);
+    waiting.push({ event, kept: startedNow(() => keep(event)) });
     drain();
   };
   const sourceEnd = () => {

@@ -154,6 +154,54 @@ describe('delivering a filtered stream of the bus', () => {
     await delivery.return!();
   });
 
+  it("starts each event's check as it arrives, not once the event before it is delivered", async () => {
+    const bus = createEventBus();
+    const checks = new Map(['a', 'b', 'c'].map((id) => [id, deferred<boolean>()]));
+    const asked: string[] = [];
+    const delivered: string[] = [];
+    const delivery = deliverEvents(
+      filterEvents(bus.subscribe('DOMAIN_STATUS_CHANGED', 'p1'), (e) => {
+        asked.push(e.domainId);
+        return checks.get(e.domainId)!.promise;
+      }),
+      (e) => e.domainId,
+      (value) => delivered.push(value) > 0,
+    );
+    void delivery.next();
+    for (const id of ['a', 'b', 'c']) bus.publish('DOMAIN_STATUS_CHANGED', 'p1', event(id));
+    // A burst's checks (a query each) run together: all three are asked while the first is pending.
+    expect(asked).toEqual(['a', 'b', 'c']);
+    checks.get('b')!.resolve(false);
+    checks.get('c')!.resolve(true);
+    await tick();
+    expect(delivered).toEqual([]);
+    checks.get('a')!.resolve(true);
+    await tick();
+    expect(delivered).toEqual(['a', 'c']);
+    await delivery.return!();
+  });
+
+  it("fails the subscription at a waiting event's turn when its check failed meanwhile", async () => {
+    const bus = createEventBus();
+    const first = deferred<boolean>();
+    const delivered: string[] = [];
+    const delivery = deliverEvents(
+      filterEvents(bus.subscribe('DOMAIN_STATUS_CHANGED', 'p1'), (e) =>
+        e.domainId === 'a' ? first.promise : Promise.reject(new Error('check failed')),
+      ),
+      (e) => e.domainId,
+      (value) => delivered.push(value) > 0,
+    );
+    const ended = delivery.next();
+    bus.publish('DOMAIN_STATUS_CHANGED', 'p1', event('a'));
+    bus.publish('DOMAIN_STATUS_CHANGED', 'p1', event('b'));
+    // The second check has failed before its turn: not an unhandled rejection (vitest fails on one).
+    await tick();
+    first.resolve(true);
+    await expect(ended).rejects.toThrow('check failed');
+    expect(delivered).toEqual(['a']);
+  });
+
   it('hands one settled check to every subscriber waiting on it, and goes through many waiting events in a loop', async () => {
     const bus = createEventBus();
     const first = deferred<boolean>();
