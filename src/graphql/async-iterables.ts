@@ -5,7 +5,6 @@
 // it. Pulled through async iterators (an await per layer, then graphql-ws's own per message), a delivery
 // cost about ten promises per subscriber, and MikroORM's AsyncLocalStorage puts a hook on every promise:
 // at a thousand subscribers that was a third of a fan-out.
-import { held } from '../lib/concurrency.js';
 import { endingIterator, PUSH, type Pushable } from '../lib/events.js';
 
 /** What a filtered stream filters, for deliverEvents to check events itself. */
@@ -72,48 +71,61 @@ function whenSettled<V>(
   } catch (error) {
     return onError(error);
   }
-  let waiting = waitingOn.get(value) as Waiting<V> | undefined;
-  if (!waiting) {
-    const entry: Waiting<V> = { settled: false, fulfilled: false, outcome: undefined, callbacks: [] };
-    const settle = (fulfilled: boolean, outcome: unknown) => {
-      Object.assign(entry, { settled: true, fulfilled, outcome });
-      for (const [onFulfilled, onRejected] of entry.callbacks.splice(0)) {
-        try {
-          if (fulfilled) onFulfilled(outcome as V);
-          else onRejected(outcome);
-        } catch (error) {
-          onRejected(error);
-        }
-      }
-    };
-    value.then(
-      (outcome) => settle(true, outcome),
-      (error: unknown) => settle(false, error),
-    );
-    waitingOn.set(value, entry as Waiting<unknown>);
-    waiting = entry;
-  }
+  const waiting = tracked(value);
   if (!waiting.settled) waiting.callbacks.push([onValue, onError]);
   else if (waiting.fulfilled) onValue(waiting.outcome as V);
   else onError(waiting.outcome);
 }
 
 /**
- * An event as received, its check already started: a burst's checks (a query each) then run together,
- * not each after the last event before it was delivered. A check started on arrival is still made after
- * the event was published, which is all a check promises (guarded-stream.ts).
+ * The one reaction to `promise` that everyone waiting on it shares; its rejection is handled there, so a
+ * promise tracked before anyone waits on it is not an unhandled rejection.
+ */
+function tracked<V>(promise: Promise<V>): Waiting<V> {
+  const known = waitingOn.get(promise) as Waiting<V> | undefined;
+  if (known) return known;
+  const entry: Waiting<V> = { settled: false, fulfilled: false, outcome: undefined, callbacks: [] };
+  const settle = (fulfilled: boolean, outcome: unknown) => {
+    Object.assign(entry, { settled: true, fulfilled, outcome });
+    for (const [onFulfilled, onRejected] of entry.callbacks.splice(0)) {
+      try {
+        if (fulfilled) onFulfilled(outcome as V);
+        else onRejected(outcome);
+      } catch (error) {
+        onRejected(error);
+      }
+    }
+  };
+  promise.then(
+    (outcome) => settle(true, outcome),
+    (error: unknown) => settle(false, error),
+  );
+  waitingOn.set(promise, entry as Waiting<unknown>);
+  return entry;
+}
+
+/**
+ * An event waiting its turn; the first CHECKS_AHEAD have their checks started (`kept`), so that a burst's
+ * checks (a query each) run together, not each after the event before it is delivered. A check started
+ * early is still made after its event was published (guarded-stream.ts).
  */
 interface Received<T> {
   event: T;
-  kept: () => boolean | Promise<boolean>;
+  kept?: () => boolean | Promise<boolean>;
 }
+
+/**
+ * How many of a subscriber's waiting events, past the one in hand, have their checks running: each
+ * subscriber of its own session has checks of its own, and every waiting event's at once would be a query
+ * per event and subscriber on a pool the API's requests share.
+ */
+const CHECKS_AHEAD = 16;
 
 /** `compute` called now; what it returned (or threw) handed over (or thrown) when asked for. */
 function startedNow<V>(compute: () => V): () => V {
   try {
     const value = compute();
-    // Its failure is handled when its turn comes; meanwhile it is not an unhandled rejection.
-    if (value instanceof Promise) held(value);
+    if (value instanceof Promise) tracked(value);
     return () => value;
   } catch (error) {
     return () => {
@@ -164,13 +176,24 @@ export function deliverEvents<T, U>(
     stop();
     reject(error);
   };
+  /** Starts the checks of the first CHECKS_AHEAD waiting events; those started are the first ones. */
+  const checkAhead = () => {
+    const until = Math.min(CHECKS_AHEAD, waiting.length);
+    let from = until;
+    while (from > 0 && !waiting[from - 1]!.kept) from--;
+    for (let i = from; i < until; i++) {
+      const received = waiting[i]!;
+      received.kept = startedNow(() => keep(received.event));
+    }
+  };
   const handled = () => {
     busy = false;
     drain();
   };
+  // The first waiting event's check is always started (checkAhead).
   const handle = ({ event, kept }: Received<T>) =>
     whenSettled(
-      kept,
+      kept!,
       (allowed) => {
         if (ended) return;
         if (!allowed) return handled();
@@ -193,7 +216,9 @@ export function deliverEvents<T, U>(
     draining = true;
     while (!ended && !busy && waiting.length > 0) {
       busy = true;
-      handle(waiting.shift()!);
+      const next = waiting.shift()!;
+      checkAhead();
+      handle(next);
     }
     draining = false;
     if (sourceEnded && !busy && waiting.length === 0) end();
@@ -201,7 +226,8 @@ export function deliverEvents<T, U>(
   const received = (event: T) => {
     if (ended) return;
     if (waiting.length >= MAX_WAITING) return end();
-    waiting.push({ event, kept: startedNow(() => keep(event)) });
+    waiting.push({ event });
+    checkAhead();
     drain();
   };
   const sourceEnd = () => {

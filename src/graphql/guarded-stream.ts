@@ -12,8 +12,9 @@ const checksByEvent = new WeakMap<object, Map<string, Promise<boolean>>>();
 /**
  * A subscription's events, delivered only while the subscriber still passes `check`: it runs once
  * before subscribing (its error refuses the subscription) and again, on a fresh EntityManager, for every
- * event, so a removal or a role change stops deliveries at once (rule 16). `checkKey` names what `check`
- * decides (the same key must mean the same check).
+ * event once it is published, so a removal or a role change stops the deliveries of every event published
+ * after it (rule 16); of those already waiting, a few may have been checked before it (async-iterables.ts,
+ * CHECKS_AHEAD). `checkKey` names what `check` decides (the same key must mean the same check).
  */
 export async function guardedStream<T>(
   scope: Scope,

@@ -181,6 +181,30 @@ describe('delivering a filtered stream of the bus', () => {
     await delivery.return!();
   });
 
+  it('has the checks of the event in hand and of at most 16 waiting ones running, the next started as one is taken', async () => {
+    const bus = createEventBus();
+    const checks = Array.from({ length: 20 }, () => deferred<boolean>());
+    const asked: string[] = [];
+    const delivered: string[] = [];
+    const delivery = deliverEvents(
+      filterEvents(bus.subscribe('DOMAIN_STATUS_CHANGED', 'p1'), (e) => {
+        asked.push(e.domainId);
+        return checks[Number(e.domainId.slice(1))]!.promise;
+      }),
+      (e) => e.domainId,
+      (value) => delivered.push(value) > 0,
+    );
+    void delivery.next();
+    for (let i = 0; i < 20; i++) bus.publish('DOMAIN_STATUS_CHANGED', 'p1', event(`e${i}`));
+    // Each subscriber of its own session has checks of its own: not a query per waiting event at once.
+    expect(asked).toEqual(Array.from({ length: 17 }, (_, i) => `e${i}`));
+    checks[0]!.resolve(true);
+    await tick();
+    expect(delivered).toEqual(['e0']);
+    expect(asked).toHaveLength(18);
+    await delivery.return!();
+  });
+
   it("fails the subscription at a waiting event's turn when its check failed meanwhile", async () => {
     const bus = createEventBus();
     const first = deferred<boolean>();
