@@ -27,10 +27,9 @@ const PARENTS = 100;
 /** Checks are counted for at most this long; the rate is of the checks done by then. */
 const SECONDS = 40;
 /**
- * Rounds of checks, each of DOMAINS fresh claims, and the seconds of each baseline round around them. Run
- * just after `npm ci`, while the machine still wrote the install out, the first two of three rounds ran at
- * three-quarters of the speed of the last (10,129, 10,843 and 14,016 domains/s), and in one run all three
- * did (a ratio of 0.44, against 0.59-0.64 in the runs after it).
+ * Rounds of checks, each of DOMAINS fresh claims, and the seconds of each baseline round around them. Five:
+ * while the disk was busy (just after `npm ci`), a round's rate fell by a quarter, in one run of three
+ * rounds all three.
  */
 const ROUNDS = 5;
 const BASELINE_SECONDS = 1.5;
