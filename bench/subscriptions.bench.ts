@@ -195,25 +195,19 @@ async function rawAudience(parentId: string): Promise<Audience> {
       await new Promise((resolve) => server.close(resolve));
     },
   };
-  return connected(audience, () =>
-    forEachConcurrently(
-      Array.from({ length: SUBSCRIBERS }, (_, i) => i),
-      CONNECTING,
-      async (i) => {
-        const socket = new WebSocket(`ws://127.0.0.1:${port}`);
-        socket.on('message', (data: Buffer) => {
-          JSON.parse(data.toString());
-          deliveries.received(i);
-        });
-        socket.on('error', (error) => deliveries.failed(error));
-        clients.push(socket);
-        await new Promise((resolve, reject) => {
-          socket.once('open', resolve);
-          socket.once('error', reject);
-        });
-      },
-    ),
-  );
+  return connected(audience, async (i) => {
+    const socket = new WebSocket(`ws://127.0.0.1:${port}`);
+    socket.on('message', (data: Buffer) => {
+      JSON.parse(data.toString());
+      deliveries.received(i);
+    });
+    socket.on('error', (error) => deliveries.failed(error));
+    clients.push(socket);
+    await new Promise((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.once('error', reject);
+    });
+  });
 }
 
 /** graphql-ws subscribers on `subscribeTo`; events published through `publishOn`'s event bus. */
@@ -234,38 +228,42 @@ async function appAudience(
       await Promise.all(clients.map((client) => client.dispose()));
     },
   };
-  return connected(audience, () =>
-    forEachConcurrently(
-      Array.from({ length: SUBSCRIBERS }, (_, i) => i),
-      CONNECTING,
-      async (i) => {
-        await new Promise<void>((resolve, reject) => {
-          const client = createClient({
-            url: `${subscribeTo.replace('http', 'ws')}/graphql`,
-            webSocketImpl: WebSocket,
-            connectionParams: { authorization: `Bearer ${token}` },
-            retryAttempts: 0,
-            on: { connected: () => resolve(), closed: (event) => reject(event) },
-          });
-          clients.push(client);
-          client.subscribe(
-            { query: SUBSCRIPTION, variables: { parentId } },
-            {
-              next: (result) => (result.errors ? deliveries.failed(result.errors) : deliveries.received(i)),
-              error: (error) => deliveries.failed(error),
-              complete: () => {},
-            },
-          );
-        });
-      },
-    ),
-  );
+  return connected(audience, async (i) => {
+    await new Promise<void>((resolve, reject) => {
+      const client = createClient({
+        url: `${subscribeTo.replace('http', 'ws')}/graphql`,
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${token}` },
+        retryAttempts: 0,
+        on: { connected: () => resolve(), closed: (event) => reject(event) },
+      });
+      clients.push(client);
+      client.subscribe(
+        { query: SUBSCRIPTION, variables: { parentId } },
+        {
+          next: (result) => (result.errors ? deliveries.failed(result.errors) : deliveries.received(i)),
+          error: (error) => deliveries.failed(error),
+          complete: () => {},
+        },
+      );
+    });
+  });
 }
 
-/** `audience` once `connect` has connected its subscribers; closed if that fails part-way. */
-async function connected(audience: Audience, connect: () => Promise<void>): Promise<Audience> {
+/**
+ * `audience` once `connect` has connected each of its subscribers, CONNECTING at a time; closed if that
+ * fails part-way.
+ */
+async function connected(
+  audience: Audience,
+  connect: (subscriber: number) => Promise<void>,
+): Promise<Audience> {
   try {
-    await connect();
+    await forEachConcurrently(
+      Array.from({ length: SUBSCRIBERS }, (_, i) => i),
+      CONNECTING,
+      connect,
+    );
     return audience;
   } catch (error) {
     await audience.close();

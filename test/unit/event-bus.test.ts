@@ -105,6 +105,24 @@ describe('delivering a filtered stream of the bus', () => {
     return { promise, resolve };
   };
   const tick = () => new Promise((resolve) => setImmediate(resolve));
+  /** A subscriber of p1 whose checks `check` answers, delivering ids: what it was asked and delivered. */
+  const checkedSubscriber = (check: (e: DomainStatusChangedEvent) => Promise<boolean>) => {
+    const bus = createEventBus();
+    const asked: string[] = [];
+    const delivered: string[] = [];
+    const delivery = deliverEvents(
+      filterEvents(bus.subscribe('DOMAIN_STATUS_CHANGED', 'p1'), (e) => {
+        asked.push(e.domainId);
+        return check(e);
+      }),
+      (e) => e.domainId,
+      (value) => delivered.push(value) > 0,
+    );
+    const publish = (...ids: string[]) => {
+      for (const id of ids) bus.publish('DOMAIN_STATUS_CHANGED', 'p1', event(id));
+    };
+    return { asked, delivered, delivery, publish };
+  };
 
   it('delivers the events the filter keeps, mapped, in order, and ends its source at return()', async () => {
     const bus = createEventBus();
@@ -131,20 +149,13 @@ describe('delivering a filtered stream of the bus', () => {
   });
 
   it("keeps a subscriber's order when a later event's check settles first", async () => {
-    const bus = createEventBus();
     const checks = new Map([
       ['a', deferred<boolean>()],
       ['b', deferred<boolean>()],
     ]);
-    const delivered: string[] = [];
-    const delivery = deliverEvents(
-      filterEvents(bus.subscribe('DOMAIN_STATUS_CHANGED', 'p1'), (e) => checks.get(e.domainId)!.promise),
-      (e) => e.domainId,
-      (value) => delivered.push(value) > 0,
-    );
+    const { delivered, delivery, publish } = checkedSubscriber((e) => checks.get(e.domainId)!.promise);
     void delivery.next();
-    bus.publish('DOMAIN_STATUS_CHANGED', 'p1', event('a'));
-    bus.publish('DOMAIN_STATUS_CHANGED', 'p1', event('b'));
+    publish('a', 'b');
     checks.get('b')!.resolve(true);
     await tick();
     expect(delivered).toEqual([]);
@@ -155,20 +166,10 @@ describe('delivering a filtered stream of the bus', () => {
   });
 
   it("starts each event's check as it arrives, not once the event before it is delivered", async () => {
-    const bus = createEventBus();
     const checks = new Map(['a', 'b', 'c'].map((id) => [id, deferred<boolean>()]));
-    const asked: string[] = [];
-    const delivered: string[] = [];
-    const delivery = deliverEvents(
-      filterEvents(bus.subscribe('DOMAIN_STATUS_CHANGED', 'p1'), (e) => {
-        asked.push(e.domainId);
-        return checks.get(e.domainId)!.promise;
-      }),
-      (e) => e.domainId,
-      (value) => delivered.push(value) > 0,
-    );
+    const { asked, delivered, delivery, publish } = checkedSubscriber((e) => checks.get(e.domainId)!.promise);
     void delivery.next();
-    for (const id of ['a', 'b', 'c']) bus.publish('DOMAIN_STATUS_CHANGED', 'p1', event(id));
+    publish('a', 'b', 'c');
     // A burst's checks (a query each) run together: all three are asked while the first is pending.
     expect(asked).toEqual(['a', 'b', 'c']);
     checks.get('b')!.resolve(false);
@@ -182,20 +183,12 @@ describe('delivering a filtered stream of the bus', () => {
   });
 
   it('has the checks of the event in hand and of at most 16 waiting ones running, the next started as one is taken', async () => {
-    const bus = createEventBus();
     const checks = Array.from({ length: 20 }, () => deferred<boolean>());
-    const asked: string[] = [];
-    const delivered: string[] = [];
-    const delivery = deliverEvents(
-      filterEvents(bus.subscribe('DOMAIN_STATUS_CHANGED', 'p1'), (e) => {
-        asked.push(e.domainId);
-        return checks[Number(e.domainId.slice(1))]!.promise;
-      }),
-      (e) => e.domainId,
-      (value) => delivered.push(value) > 0,
+    const { asked, delivered, delivery, publish } = checkedSubscriber(
+      (e) => checks[Number(e.domainId.slice(1))]!.promise,
     );
     void delivery.next();
-    for (let i = 0; i < 20; i++) bus.publish('DOMAIN_STATUS_CHANGED', 'p1', event(`e${i}`));
+    publish(...checks.map((_, i) => `e${i}`));
     // Each subscriber of its own session has checks of its own: not a query per waiting event at once.
     expect(asked).toEqual(Array.from({ length: 17 }, (_, i) => `e${i}`));
     checks[0]!.resolve(true);
@@ -206,19 +199,12 @@ describe('delivering a filtered stream of the bus', () => {
   });
 
   it("fails the subscription at a waiting event's turn when its check failed meanwhile", async () => {
-    const bus = createEventBus();
     const first = deferred<boolean>();
-    const delivered: string[] = [];
-    const delivery = deliverEvents(
-      filterEvents(bus.subscribe('DOMAIN_STATUS_CHANGED', 'p1'), (e) =>
-        e.domainId === 'a' ? first.promise : Promise.reject(new Error('check failed')),
-      ),
-      (e) => e.domainId,
-      (value) => delivered.push(value) > 0,
+    const { delivered, delivery, publish } = checkedSubscriber((e) =>
+      e.domainId === 'a' ? first.promise : Promise.reject(new Error('check failed')),
     );
     const ended = delivery.next();
-    bus.publish('DOMAIN_STATUS_CHANGED', 'p1', event('a'));
-    bus.publish('DOMAIN_STATUS_CHANGED', 'p1', event('b'));
+    publish('a', 'b');
     // The second check has failed before its turn: not an unhandled rejection (vitest fails on one).
     await tick();
     first.resolve(true);
